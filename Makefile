@@ -1,0 +1,44 @@
+# The two set-up commands: `make run` and `make test`. Both install what is missing first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup lint clean-db vendor fixtures
+
+setup: $(STAMP)
+	@scripts/ensure-system.sh
+
+$(STAMP): pyproject.toml
+	@scripts/ensure-system.sh
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/gridmap run
+
+# A throwaway PostGIS is started by the test session (tests/conftest.py) and stopped after it,
+# also when tests fail; set GRIDMAP_TEST_DATABASE_URL to use a server of your own instead.
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+# Stop the embedded database and delete it (the demo city is loaded again on the next `make run`).
+clean-db: setup
+	-$(BIN)/gridmap db stop
+	rm -rf .gridmap/pg
+
+# Rebuild the demo city from ../shared/data (the output in fixtures/minzhi is committed).
+fixtures: setup
+	$(BIN)/python fixtures/build_minzhi.py
+
+# Refresh vendored front-end assets from the npm registry.
+vendor:
+	rm -rf /tmp/gridmap-vendor && mkdir -p /tmp/gridmap-vendor
+	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0
+	cp /tmp/gridmap-vendor/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} static/vendor/swagger-ui/

@@ -1,0 +1,1 @@
+"""The HTTP adapter over the gridmap core (FastAPI). Holds no domain logic."""

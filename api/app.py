@@ -1,0 +1,66 @@
+"""create_app(settings): the FastAPI application, its pool opened in the lifespan."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from api import errors
+from api.routes import health
+from gridmap import __version__
+from gridmap.db.connect import database_url, make_pool
+from gridmap.settings import Settings
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. The pool opens without waiting, so the app starts (and /health says 503)
+    even while the database is down, and recovers by itself when it returns."""
+    settings = settings or Settings()
+    static_dir = settings.static_dir or STATIC_DIR
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        pool = make_pool(database_url(settings), settings)
+        pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            pool.close()
+
+    app = FastAPI(
+        title="gridmap",
+        version=__version__,
+        description="Who owns this spot: micro-grid, grid, community, subdistrict, party cell, people to call.",
+        lifespan=lifespan,
+        docs_url=None,  # the stock page loads Swagger UI from a CDN; ours serves the vendored copy
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(health.router)
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(static_dir / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title="gridmap API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},  # else it loads a badge from validator.swagger.io
+        )
+
+    return app

@@ -1,0 +1,221 @@
+"""The ``gridmap`` command: database, demo city, import/export and the server. Calls the same core
+functions as the API."""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gridmap.db.connect import connect, database_url
+from gridmap.db.embedded import EmbeddedCluster
+from gridmap.db.migrate import migrate as apply_migrations
+from gridmap.errors import GridmapError
+from gridmap.io.report import ImportReport
+from gridmap.levels import LEVELS
+from gridmap.settings import Settings
+
+app = typer.Typer(help="gridmap: grid-based community governance (网格化管理) on PostGIS.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: embedded cluster and migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors():
+    try:
+        yield
+    except GridmapError as exc:
+        _fail(str(exc))
+
+
+def _cluster(settings: Settings) -> EmbeddedCluster:
+    return EmbeddedCluster(settings.embedded_dir)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostGIS under GRIDMAP_DATA_DIR/pg (initdb on first use) and print its URL."""
+    settings = Settings()
+    with _errors():
+        status = _cluster(settings).start()
+    out.print(status.url())
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostGIS."""
+    with _errors():
+        stopped = _cluster(Settings()).stop()
+    console.print("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the embedded PostGIS exists and runs, and where."""
+    settings = Settings()
+    with _errors():
+        status = _cluster(settings).status()
+    if settings.database_url:
+        out.print(f"GRIDMAP_DATABASE_URL is set; the embedded cluster is not used ({settings.database_url})")
+    elif not status.initialised:
+        out.print(f"no embedded cluster yet under {settings.embedded_dir}")
+    else:
+        out.print(f"running at {status.url()}" if status.running else "initialised, not running")
+    raise typer.Exit(0 if status.running or settings.database_url else 3)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending schema migrations."""
+    with _errors():
+        applied = apply_migrations(database_url(Settings()))
+    console.print(f"applied {', '.join(applied)}" if applied else "schema is up to date")
+
+
+def _print_report(report: ImportReport, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    verb = "committed" if report.committed else "dry run (nothing written; add --commit to write)"
+    table = Table(title=f"import {report.level}: {verb}")
+    for col in ("rows", "created", "updated", "unchanged", "errors", "unassigned"):
+        table.add_column(col, justify="right")
+    table.add_row(*(str(x) for x in (report.rows, report.created, report.updated, report.unchanged,
+                                      len(report.errors), len(report.unassigned))))
+    out.print(table)
+    for w in report.warnings:
+        out.print(f"[yellow]warning:[/] {w}")
+    for e in report.errors:
+        out.print(f"[red]{e}[/]")
+
+
+@app.command("import")
+def import_cmd(
+    level: str = typer.Argument(..., help=f"One of: {', '.join(LEVELS)}"),
+    file: Path = typer.Argument(..., help="GeoJSON, GPKG, Shapefile, or CSV with WKT or lon/lat"),
+    crs: str = typer.Option(None, help="Coordinates of the file: wgs84, gcj02, bd09 or EPSG:xxxx"),
+    commit: bool = typer.Option(False, "--commit", help="Write the changes (default: dry run)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+) -> None:
+    """Import one level from a file. A dry run unless --commit; exits 1 when any row is bad."""
+    from gridmap.io.importer import import_frame
+    from gridmap.io.read import read_table
+
+    settings = Settings()
+    with _errors():
+        if level not in LEVELS:
+            _fail(f"unknown level {level!r}; use one of {', '.join(LEVELS)}", 2)
+        frame = read_table(file, crs)
+        with connect(database_url(settings)) as conn, _progress() as bar:
+            task = bar.add_task(f"{level} ({'commit' if commit else 'dry run'})", total=len(frame))
+            report = import_frame(conn, level, frame, commit=commit, progress=lambda n: bar.advance(task, n))
+    _print_report(report, as_json)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("export")
+def export_cmd(
+    level: str = typer.Argument(..., help=f"One of: {', '.join(LEVELS)}"),
+    file: Path = typer.Argument(..., help="Output; the extension picks the format (.geojson .gpkg .shp .csv)"),
+    crs: str = typer.Option(None, help="Coordinates to write: wgs84 (default), gcj02, bd09 or EPSG:xxxx"),
+) -> None:
+    """Export the current rows of one level in the columns import reads."""
+    from gridmap.io.export import export_file
+
+    with _errors(), connect(database_url(Settings())) as conn:
+        n = export_file(conn, level, file, crs)
+    console.print(f"wrote {n} {level} to {file}")
+
+
+def _load_demo(settings: Settings, only_if_empty: bool) -> None:
+    from gridmap.demo import is_empty, load_demo
+
+    with connect(database_url(settings)) as conn:
+        if only_if_empty and not is_empty(conn):
+            console.print("demo city: database already holds areas, not loading")
+            return
+        with _progress() as bar:
+            task = bar.add_task("demo city", total=None)
+
+            def on_level(level: str, rows: int) -> None:
+                bar.update(task, description=f"demo city: {level}", total=rows, completed=0)
+
+            reports = load_demo(conn, on_level=on_level, progress=lambda n: bar.advance(task, n))
+    for r in reports:
+        console.print(f"  {r.level:<12} {r.created:>6} created {r.updated:>6} updated {r.unchanged:>6} unchanged")
+
+
+@app.command("load-demo")
+def load_demo_cmd() -> None:
+    """Load the Minzhi demo city (idempotent: a second load changes nothing)."""
+    with _errors():
+        apply_migrations(database_url(Settings()))
+        _load_demo(Settings(), only_if_empty=False)
+
+
+@app.command("serve")
+def serve(
+    host: str = typer.Option(None, help="Default GRIDMAP_HOST (127.0.0.1)"),
+    port: int = typer.Option(None, help="Default GRIDMAP_PORT (8000)"),
+    workers: int = typer.Option(1, min=1),
+) -> None:
+    """Serve the API and the static UI with uvicorn."""
+    import uvicorn
+
+    settings = Settings()
+    with _errors():
+        url = database_url(settings)
+    host, port = host or settings.host, port or settings.port
+    console.print(f"gridmap on http://{host}:{port}/  (API docs: /docs, health: /health)")
+    # The app factory reads its settings from the environment; hand it the resolved URL.
+    os.environ["GRIDMAP_DATABASE_URL"] = url
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command("run")
+def run() -> None:
+    """What `make run` does: embedded PostGIS (unless GRIDMAP_DATABASE_URL is set), migrations, the demo
+    city on first start, then the server in the foreground; Ctrl-C stops the server and the database."""
+    settings = Settings()
+    cluster = None
+    try:
+        with _errors():
+            if not settings.database_url:
+                cluster = _cluster(settings)
+                was_running = cluster.status().running
+                status = cluster.start()
+                console.print(f"embedded PostGIS at {status.url()} (data in {cluster.pgdata})")
+                if was_running:
+                    cluster = None  # someone else started it; leave it running
+            applied = apply_migrations(database_url(settings))
+            console.print(f"migrations: {', '.join(applied) if applied else 'up to date'}")
+            _load_demo(settings, only_if_empty=True)
+        serve(host=None, port=None, workers=1)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+            console.print("embedded PostGIS stopped")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,205 @@
+"""An embedded PostGIS cluster under the data directory: initdb once, pg_ctl start/stop, status.
+
+PostgreSQL's ``initdb`` and ``postgres`` refuse to run as root, so when we are root every server
+command runs as the ``postgres`` system user (``runuser -u postgres --``) and the cluster
+directory is handed to that user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from gridmap.errors import EmbeddedDatabaseError
+
+DATABASE_NAME = "gridmap"
+SUPERUSER = "postgres"
+_PG_ROOT = Path("/usr/lib/postgresql")
+
+
+def find_bindir() -> Path:
+    """Return the bin directory of the newest installed PostgreSQL server that has PostGIS."""
+    candidates = []
+    if _PG_ROOT.is_dir():
+        for entry in _PG_ROOT.iterdir():
+            if not (entry / "bin" / "pg_ctl").exists():
+                continue
+            has_postgis = Path(f"/usr/share/postgresql/{entry.name}/extension/postgis.control").exists()
+            try:
+                major = int(entry.name)
+            except ValueError:
+                continue
+            candidates.append((has_postgis, major, entry / "bin"))
+    if not candidates:
+        pg_ctl = shutil.which("pg_ctl")
+        if pg_ctl:
+            return Path(pg_ctl).resolve().parent
+        raise EmbeddedDatabaseError(
+            "No PostgreSQL server found. Install it with: apt-get install postgresql postgresql-15-postgis-3"
+        )
+    candidates.sort()
+    has_postgis, major, bindir = candidates[-1]
+    if not has_postgis:
+        raise EmbeddedDatabaseError(
+            f"PostgreSQL {major} is installed without PostGIS. "
+            f"Install it with: apt-get install postgresql-{major}-postgis-3"
+        )
+    return bindir
+
+
+def _running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    """Prefix a command so it runs as the postgres user when we are root."""
+    if _running_as_root():
+        return ["runuser", "-u", SUPERUSER, "--", *argv]
+    return argv
+
+
+def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(_as_server_user(argv), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise EmbeddedDatabaseError(f"{' '.join(argv)} failed:\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``status`` found: whether the cluster exists, runs, and on which port."""
+
+    initialised: bool
+    running: bool
+    port: int | None
+
+    def url(self, database: str = DATABASE_NAME) -> str | None:
+        """The connection URL of a running cluster, else None."""
+        if not self.running or self.port is None:
+            return None
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+
+class EmbeddedCluster:
+    """A PostgreSQL cluster in ``directory``, owned by this project."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory).absolute()
+        self.pgdata = self.directory / "data"
+        self.logfile = self.directory / "server.log"
+        self._bindir: Path | None = None
+
+    @property
+    def bindir(self) -> Path:
+        if self._bindir is None:
+            self._bindir = find_bindir()
+        return self._bindir
+
+    def _tool(self, name: str) -> str:
+        return str(self.bindir / name)
+
+    def status(self) -> Status:
+        """Report whether the cluster is initialised and running, reading ``postmaster.pid``."""
+        initialised = (self.pgdata / "PG_VERSION").exists()
+        if not initialised:
+            return Status(False, False, None)
+        proc = _run([self._tool("pg_ctl"), "-D", str(self.pgdata), "status"], check=False)
+        running = proc.returncode == 0
+        port = None
+        pidfile = self.pgdata / "postmaster.pid"
+        if running and pidfile.exists():
+            lines = pidfile.read_text().splitlines()
+            # postmaster.pid line 4 holds the port the server listens on.
+            if len(lines) >= 4 and lines[3].strip().isdigit():
+                port = int(lines[3].strip())
+        return Status(True, running, port)
+
+    def _prepare_directory(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if _running_as_root():
+            pw = pwd.getpwnam(SUPERUSER)
+            for path in (self.directory, *self.directory.rglob("*")):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+            # The server user must be able to reach the directory through its parents.
+            for parent in self.directory.parents:
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    os.chmod(parent, mode | 0o001)
+
+    def init(self) -> bool:
+        """Run initdb once; return True when a new cluster was made."""
+        if (self.pgdata / "PG_VERSION").exists():
+            return False
+        self._prepare_directory()
+        _run(
+            [
+                self._tool("initdb"),
+                "-D", str(self.pgdata),
+                "-U", SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
+        return True
+
+    def start(self, port: int | None = None) -> Status:
+        """Start the server on 127.0.0.1 (a free port unless given) and create the database."""
+        self.init()
+        current = self.status()
+        if current.running:
+            return current
+        self._prepare_directory()
+        port = port or free_port()
+        options = (
+            f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{self.directory}' "
+            "-c fsync=on -c synchronous_commit=on"
+        )
+        _run(
+            [
+                self._tool("pg_ctl"),
+                "-D", str(self.pgdata),
+                "-l", str(self.logfile),
+                "-o", options,
+                "-w", "-t", "60",
+                "start",
+            ]
+        )
+        status = self.status()
+        if not status.running:
+            raise EmbeddedDatabaseError(f"PostgreSQL did not start; see {self.logfile}")
+        self._create_database(status.port or port)
+        return Status(True, True, status.port or port)
+
+    def _create_database(self, port: int) -> None:
+        import psycopg
+
+        admin = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+    def stop(self) -> bool:
+        """Stop the server (fast shutdown); return True when it was running."""
+        if not self.status().running:
+            return False
+        _run([self._tool("pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"])
+        return True
+
+    def destroy(self) -> None:
+        """Stop the server and delete the cluster directory."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,32 @@
+"""Schema migrations: plain SQL files in ``gridmap/db/migrations`` applied by yoyo-migrations."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from yoyo import get_backend, read_migrations
+
+
+def _yoyo_url(url: str) -> str:
+    """yoyo picks its driver by URL scheme; ours is psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def pending(url: str) -> list[str]:
+    """Return the ids of migrations not yet applied to the database at ``url``."""
+    backend = get_backend(_yoyo_url(url))
+    migrations = read_migrations(str(files("gridmap.db") / "migrations"))
+    return [m.id for m in backend.to_apply(migrations)]
+
+
+def migrate(url: str) -> list[str]:
+    """Apply every pending migration under yoyo's lock; return the ids applied (empty when current)."""
+    backend = get_backend(_yoyo_url(url))
+    migrations = read_migrations(str(files("gridmap.db") / "migrations"))
+    with backend.lock():
+        todo = backend.to_apply(migrations)
+        backend.apply_migrations(todo)
+    return [m.id for m in todo]

@@ -1,0 +1,50 @@
+"""Geometry rules shared by every write path: what a stored polygon must satisfy, and why not."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+# Coordinates closer than this (degrees, ≈0.1 mm) count as the same point when deciding whether a
+# re-imported geometry changed; text formats round the last digits of a double.
+SAME_GEOMETRY_TOLERANCE = 1e-9
+
+
+def polygon_problem(geom: BaseGeometry | None) -> str | None:
+    """Return why ``geom`` cannot be stored as a WGS-84 (Multi)Polygon, or None when it can."""
+    if geom is None:
+        return "missing or unreadable geometry"
+    if geom.is_empty:
+        return "empty geometry"
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return f"expected a Polygon or MultiPolygon, got {geom.geom_type}"
+    if shapely.has_z(geom):
+        return "3D coordinates (Z) are not accepted; give lon/lat only"
+    xy = shapely.get_coordinates(geom)
+    if not np.isfinite(xy).all():
+        return "NaN or infinite coordinate"
+    lon, lat = xy[:, 0], xy[:, 1]
+    if (np.abs(lon) > 180).any() or (np.abs(lat) > 90).any():
+        hint = ""
+        if (np.abs(lat) > 90).any() and (np.abs(lon) <= 90).all() and (np.abs(lat) <= 180).all():
+            hint = " (longitude and latitude look swapped)"
+        return f"coordinate out of range: lon must be in [-180, 180], lat in [-90, 90]{hint}"
+    if not geom.is_valid:
+        return f"invalid geometry: {shapely.is_valid_reason(geom)}"
+    return None
+
+
+def as_multipolygon(geom: Polygon | MultiPolygon) -> MultiPolygon:
+    """Return ``geom`` as a MultiPolygon (the stored type)."""
+    if isinstance(geom, Polygon):
+        return MultiPolygon([geom])
+    return geom
+
+
+def same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
+    """True when two geometries have the same vertices up to ``SAME_GEOMETRY_TOLERANCE``."""
+    return bool(
+        shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=SAME_GEOMETRY_TOLERANCE)
+    )

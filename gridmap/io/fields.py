@@ -1,0 +1,62 @@
+"""Parsing of single cells from imported files into clean Python values, with a reason when they fail."""
+
+from __future__ import annotations
+
+import math
+
+
+class BadValue(ValueError):
+    """A cell that cannot be used; the message says why."""
+
+
+def text(value, column: str, required: bool = False, max_len: int = 200) -> str | None:
+    """A trimmed string, None when blank; refuses NUL bytes and overlong text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        value = ""
+    s = str(value).strip()
+    if "\x00" in s:
+        raise BadValue(f"{column} contains a NUL byte")
+    if len(s) > max_len:
+        raise BadValue(f"{column} is longer than {max_len} characters")
+    if not s:
+        if required:
+            raise BadValue(f"{column} is missing")
+        return None
+    return s
+
+
+def integer(value, column: str, minimum: int, maximum: int, default: int | None = None) -> int | None:
+    """A whole number in [minimum, maximum]; blank gives ``default``."""
+    s = text(value, column)
+    if s is None:
+        return default
+    try:
+        f = float(s)
+    except ValueError:
+        raise BadValue(f"{column} must be a whole number, got {s!r}") from None
+    if not math.isfinite(f) or f != int(f):
+        raise BadValue(f"{column} must be a whole number, got {s!r}")
+    n = int(f)
+    if not minimum <= n <= maximum:
+        raise BadValue(f"{column} must be between {minimum} and {maximum}, got {n}")
+    return n
+
+
+def choice(value, column: str, allowed: dict[str, str], default: str | None = None) -> str:
+    """One of ``allowed``'s keys (English or Chinese), normalised to its value."""
+    s = text(value, column)
+    if s is None:
+        if default is None:
+            raise BadValue(f"{column} is missing")
+        return default
+    key = s.lower() if s.isascii() else s
+    if key not in allowed:
+        names = sorted({v for v in allowed.values()})
+        raise BadValue(f"{column} must be one of {', '.join(names)}, got {s!r}")
+    return allowed[key]
+
+
+def code_list(value, column: str) -> list[str]:
+    """Codes separated by ';', ',' or whitespace."""
+    s = text(value, column, max_len=100_000) or ""
+    return [c for c in s.replace(",", " ").replace(";", " ").split() if c]

@@ -1,0 +1,518 @@
+"""Import one level from a file: validate every row, then write everything in one transaction or nothing.
+
+A dry run (the default) does the same work inside a transaction and rolls it back, so its report
+is exactly what a commit would do. Areas are never changed in place: a changed area gets a new
+version and the old one is closed. Rows equal to what is stored are left alone, so a second run of
+the same import changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import psycopg
+import shapely
+
+from gridmap import membership, sql
+from gridmap.errors import InvalidInput
+from gridmap.geometry import as_multipolygon, polygon_problem, same_geometry
+from gridmap.io import fields
+from gridmap.io.fields import BadValue
+from gridmap.io.read import read_table
+from gridmap.io.report import ImportReport
+from gridmap.levels import (
+    AREA_LEVELS,
+    CODE_DIGITS,
+    COLUMNS,
+    DEFAULT_LAYER,
+    KINDS,
+    LEVELS,
+    PARENT_LEVEL,
+    ROLES,
+)
+
+Progress = Callable[[int], None]
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+_LAYER = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
+
+
+class _RowFailed(Exception):
+    """The database refused one row; the whole import is rolled back."""
+
+    def __init__(self, row: int, code: str | None, reason: str):
+        super().__init__(reason)
+        self.row, self.code, self.reason = row, code, reason
+
+
+@dataclass
+class _Row:
+    n: int
+    code: str | None
+    values: dict
+
+
+def import_file(
+    conn: psycopg.Connection,
+    level: str,
+    path: str | Path,
+    *,
+    crs: str | None = None,
+    commit: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Read ``path`` and import it as ``level`` (see ``import_frame``)."""
+    _check_level(level)
+    return import_frame(conn, level, read_table(path, crs), commit=commit, progress=progress)
+
+
+def import_frame(
+    conn: psycopg.Connection,
+    level: str,
+    frame: gpd.GeoDataFrame,
+    *,
+    commit: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import the rows of ``frame`` (WGS-84) as ``level``.
+
+    Every row is checked first; if any is bad nothing is written and the report names each bad row
+    and why. With ``commit=False`` the writes are rolled back after counting them.
+    """
+    _check_level(level)
+    report = ImportReport(level, rows=len(frame))
+    unknown = sorted(set(frame.columns) - set(COLUMNS[level]) - {"geometry"})
+    if unknown:
+        report.warnings.append(f"ignored column(s): {', '.join(unknown)}")
+    validate, write = _HANDLERS[AREA_LEVELS.get(level, level)]
+    try:
+        with conn.transaction() as tx:
+            # One import at a time: the checks below read what is stored and must stay true.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridmap:import'))")
+            rows = validate(conn, level, frame, report)
+            if report.ok:
+                write(conn, level, rows, report, progress or (lambda n: None))
+            report.committed = commit and report.ok
+            if not report.committed:
+                raise psycopg.Rollback(tx)
+    except _RowFailed as failed:
+        report.error(failed.row, failed.code, failed.reason)
+        report.committed = False
+    return report
+
+
+def _check_level(level: str) -> None:
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown level {level!r}; use one of {', '.join(LEVELS)}", "level")
+
+
+def _records(frame: gpd.GeoDataFrame) -> list[tuple[int, dict, object]]:
+    geoms = frame.geometry.to_numpy() if "geometry" in frame else [None] * len(frame)
+    plain = frame.drop(columns=["geometry"], errors="ignore").to_dict("records")
+    return [(i + 1, rec, geoms[i]) for i, rec in enumerate(plain)]
+
+
+def _execute(conn: psycopg.Connection, row: _Row, query: str, params) -> psycopg.Cursor:
+    try:
+        return conn.execute(query, params)
+    except psycopg.errors.Error as exc:
+        reason = exc.diag.message_primary or str(exc)
+        raise _RowFailed(row.n, row.code, f"refused by the database: {reason}") from exc
+
+
+def _ids_by_code(conn: psycopg.Connection, codes, level: str | None = None) -> dict[str, int]:
+    """Current area ids for ``codes``, optionally only at ``level``."""
+    rows = conn.execute(
+        "SELECT code, id FROM area WHERE valid_to IS NULL AND code = ANY(%s) AND (%s::text IS NULL OR level = %s)",
+        (list(codes), level, level),
+    ).fetchall()
+    return dict(rows)
+
+
+def _checked_geometry(geom) -> shapely.MultiPolygon:
+    problem = polygon_problem(geom)
+    if problem:
+        raise BadValue(problem)
+    return as_multipolygon(geom)
+
+
+def _unique_code(rec: dict, seen: dict[str, int], n: int, pattern: re.Pattern, what: str) -> str:
+    code = fields.text(rec.get("code"), "code", required=True, max_len=64)
+    if not pattern.match(code):
+        raise BadValue(f"code {code!r} is not a valid {what} code")
+    if code in seen:
+        raise BadValue(f"duplicate code {code} (also on row {seen[code]})")
+    seen[code] = n
+    return code
+
+
+# --- areas ------------------------------------------------------------------------------------
+
+
+def _validate_areas(conn, level_name: str, frame, report: ImportReport) -> list[_Row]:
+    level = AREA_LEVELS[level_name]
+    parent_level = PARENT_LEVEL[level]
+    digits = CODE_DIGITS[level]
+    pattern = re.compile(rf"^[0-9]{{{digits}}}$")
+    rows, seen = [], {}
+    for n, rec, geom in _records(frame):
+        code = None
+        try:
+            code = _unique_code(rec, seen, n, pattern, f"{level} ({digits} digits)")
+            name = fields.text(rec.get("name"), "name", required=True)
+            parent = fields.text(rec.get("parent"), "parent", max_len=64)
+            if parent_level is None and parent:
+                raise BadValue("a subdistrict has no parent")
+            if parent_level and not parent:
+                raise BadValue(f"parent (the {parent_level} code) is missing")
+            if parent and not code.startswith(parent):
+                raise BadValue(f"code {code} must start with its parent's code {parent}")
+            kind = fields.choice(rec.get("kind"), "kind", KINDS, default="comprehensive")
+            layer = fields.text(rec.get("layer"), "layer", max_len=40) or DEFAULT_LAYER
+            if not _LAYER.match(layer):
+                raise BadValue(f"layer {layer!r} must be lower-case letters, digits and _")
+            shape = _checked_geometry(geom)
+        except BadValue as exc:
+            report.error(n, code or fields.text(rec.get("code"), "code"), str(exc))
+            continue
+        rows.append(_Row(n, code, dict(name=name, parent=parent, kind=kind, layer=layer, geom=shape)))
+    if parent_level:
+        parents = _ids_by_code(conn, {r.values["parent"] for r in rows}, parent_level)
+        for r in rows:
+            r.values["parent_id"] = parents.get(r.values["parent"])
+            if r.values["parent_id"] is None:
+                report.error(r.n, r.code, f"orphan: parent {r.values['parent']} is not a current {parent_level}")
+    return rows
+
+
+def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+    level = AREA_LEVELS[level_name]
+    current = {
+        r[2]: r
+        for r in conn.execute(
+            sql.load("area_current_by_code"), {"level": level, "codes": [r.code for r in rows]}
+        ).fetchall()
+    }
+    insert = sql.load("area_insert")
+    for row in rows:
+        v = row.values
+        old = current.get(row.code)
+        if old is not None:
+            area_id, version, _, name, kind, layer, parent, wkb = old
+            if (name, kind, layer, parent) == (v["name"], v["kind"], v["layer"], v["parent"]) and same_geometry(
+                shapely.from_wkb(wkb), v["geom"]
+            ):
+                report.unchanged += 1
+                progress(1)
+                continue
+            _execute(conn, row, "UPDATE area SET valid_to = now() WHERE id = %s AND valid_to IS NULL", (area_id,))
+            version += 1
+            report.updated += 1
+        else:
+            area_id = _execute(conn, row, "INSERT INTO area_identity (level) VALUES (%s) RETURNING id", (level,))
+            area_id = area_id.fetchone()[0]
+            version = 1
+            report.created += 1
+        params = dict(
+            id=area_id, version=version, level=level, code=row.code, parent_id=v.get("parent_id"),
+            name=v["name"], kind=v["kind"], layer=v["layer"], wkb=shapely.to_wkb(v["geom"]), attrs="{}",
+        )
+        _execute(conn, row, insert, params)
+        progress(1)
+
+
+# --- buildings --------------------------------------------------------------------------------
+
+
+def _validate_buildings(conn, level_name: str, frame, report: ImportReport) -> list[_Row]:
+    rows, seen = [], {}
+    for n, rec, geom in _records(frame):
+        code = None
+        try:
+            code = _unique_code(rec, seen, n, _TAG, "building")
+            units = fields.integer(rec.get("units"), "units", 1, 100, default=1)
+            floors = fields.integer(rec.get("floors"), "floors", 1, 200)
+            spec = fields.text(rec.get("microgrid"), "microgrid", max_len=10_000)
+            try:
+                entries = membership.parse(spec) if spec else []
+            except ValueError as exc:
+                raise BadValue(str(exc)) from None
+            problem = membership.check(entries, units, floors)
+            if problem:
+                raise BadValue(problem)
+            values = dict(
+                name=fields.text(rec.get("name"), "name"),
+                compound=fields.text(rec.get("compound"), "compound"),
+                type=fields.text(rec.get("type"), "type", max_len=60),
+                households=fields.integer(rec.get("households"), "households", 0, 100_000, default=0),
+                floors=floors,
+                units=units,
+                entries=entries,
+                geom=_checked_geometry(geom),
+            )
+        except BadValue as exc:
+            report.error(n, code or fields.text(rec.get("code"), "code"), str(exc))
+            continue
+        rows.append(_Row(n, code, values))
+    wanted = {e.microgrid for r in rows for e in r.values["entries"]}
+    microgrids = _ids_by_code(conn, wanted, "microgrid")
+    for r in rows:
+        missing = sorted({e.microgrid for e in r.values["entries"]} - microgrids.keys())
+        if missing:
+            report.error(r.n, r.code, f"micro-grid {', '.join(missing)} is not a current micro-grid")
+        r.values["microgrid_ids"] = [microgrids.get(e.microgrid) for e in r.values["entries"]]
+    return rows
+
+
+_BUILDING_FIELDS = ("name", "compound", "type", "households", "floors", "units")
+
+
+def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+    codes = [r.code for r in rows]
+    current = {
+        rec[0]: rec
+        for rec in conn.execute(
+            "SELECT code, id, name, compound, building_type, households, floors, units, ST_AsBinary(geom) "
+            "FROM building WHERE code = ANY(%s)",
+            (codes,),
+        ).fetchall()
+    }
+    members: dict[int, list[tuple]] = {}
+    for rec in conn.execute(
+        "SELECT m.building_id, m.microgrid_id, m.unit_from, m.unit_to, m.floor_from, m.floor_to, m.households "
+        "FROM microgrid_member m JOIN building b ON b.id = m.building_id WHERE b.code = ANY(%s)",
+        (codes,),
+    ).fetchall():
+        members.setdefault(rec[0], []).append(rec[1:])
+    ids = []
+    for row in rows:
+        v = row.values
+        params = dict(code=row.code, wkb=shapely.to_wkb(v["geom"]), **{k: v[k] for k in _BUILDING_FIELDS})
+        old = current.get(row.code)
+        changed = True
+        if old is None:
+            building_id = _execute(
+                conn, row,
+                "INSERT INTO building (code, name, compound, building_type, households, floors, units, geom) "
+                "VALUES (%(code)s, %(name)s, %(compound)s, %(type)s, %(households)s, %(floors)s, %(units)s, "
+                "ST_Multi(ST_GeomFromWKB(%(wkb)s, 4326))) RETURNING id",
+                params,
+            ).fetchone()[0]
+            report.created += 1
+        else:
+            building_id = old[1]
+            changed = tuple(old[2:8]) != tuple(v[k] for k in _BUILDING_FIELDS) or not same_geometry(
+                shapely.from_wkb(old[8]), v["geom"]
+            )
+            if changed:
+                _execute(
+                    conn, row,
+                    "UPDATE building SET name = %(name)s, compound = %(compound)s, building_type = %(type)s, "
+                    "households = %(households)s, floors = %(floors)s, units = %(units)s, "
+                    "geom = ST_Multi(ST_GeomFromWKB(%(wkb)s, 4326)), updated_at = now() WHERE code = %(code)s",
+                    params,
+                )
+        members_changed = _write_membership(conn, row, building_id, members.get(building_id, []))
+        if old is not None:
+            if changed or members_changed:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+        ids.append(building_id)
+        progress(1)
+    conn.execute(sql.load("building_autojoin"), {"ids": ids})
+    report.unassigned = [
+        code
+        for (code,) in conn.execute(
+            "SELECT code FROM building b WHERE id = ANY(%s) AND NOT EXISTS "
+            "(SELECT 1 FROM microgrid_member m WHERE m.building_id = b.id) ORDER BY code",
+            (ids,),
+        ).fetchall()
+    ]
+    if report.unassigned:
+        report.warnings.append(f"{len(report.unassigned)} building(s) lie in no micro-grid (unassigned)")
+
+
+def _write_membership(conn, row: _Row, building_id: int, existing: list[tuple]) -> bool:
+    """Make the building's memberships match the row; return True when something changed."""
+    v = row.values
+    entries = v["entries"]
+    if not entries:
+        # No explicit membership: keep what is stored, but a whole-building share follows the households.
+        stale = [m for m in existing if m[1:5] == (None, None, None, None) and m[5] != v["households"]]
+        if stale:
+            conn.execute(
+                "UPDATE microgrid_member SET households = %s WHERE building_id = %s "
+                "AND unit_from IS NULL AND floor_from IS NULL",
+                (v["households"], building_id),
+            )
+        return bool(stale)
+    shares = membership.allocate(entries, v["households"], v["units"], v["floors"])
+    wanted = _sorted_members(
+        (mg, e.unit_from, e.unit_to, e.floor_from, e.floor_to, hh)
+        for mg, e, hh in zip(v["microgrid_ids"], entries, shares, strict=True)
+    )
+    if wanted == _sorted_members(existing):
+        return False
+    conn.execute("DELETE FROM microgrid_member WHERE building_id = %s", (building_id,))
+    for mg, uf, ut, ff, ft, hh in wanted:
+        _execute(
+            conn, row,
+            "INSERT INTO microgrid_member (microgrid_id, building_id, unit_from, unit_to, floor_from, floor_to, "
+            "households) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (mg, building_id, uf, ut, ff, ft, hh),
+        )
+    return True
+
+
+def _sorted_members(members) -> list[tuple]:
+    return sorted((tuple(m) for m in members), key=lambda m: tuple((x is None, x or 0) for x in m))
+
+
+# --- party cells ------------------------------------------------------------------------------
+
+
+def _validate_party_cells(conn, level_name: str, frame, report: ImportReport) -> list[_Row]:
+    rows, seen, owner = [], {}, {}
+    for n, rec, _ in _records(frame):
+        code = None
+        try:
+            code = _unique_code(rec, seen, n, _TAG, "party cell")
+            name = fields.text(rec.get("name"), "name", required=True)
+            branch = fields.text(rec.get("branch"), "branch")
+            codes = fields.code_list(rec.get("microgrids"), "microgrids")
+            for mg in codes:
+                if mg in owner:
+                    raise BadValue(f"micro-grid {mg} is already given to the cell on row {owner[mg]}")
+                owner[mg] = n
+        except BadValue as exc:
+            report.error(n, code, str(exc))
+            continue
+        rows.append(_Row(n, code, dict(name=name, branch=branch, microgrids=codes)))
+    ids = _ids_by_code(conn, owner.keys(), "microgrid")
+    for r in rows:
+        missing = [c for c in r.values["microgrids"] if c not in ids]
+        if missing:
+            report.error(r.n, r.code, f"micro-grid {', '.join(missing)} is not a current micro-grid")
+        r.values["microgrid_ids"] = sorted(ids[c] for c in r.values["microgrids"] if c in ids)
+    return rows
+
+
+def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+    current = {
+        rec[0]: rec
+        for rec in conn.execute(
+            "SELECT c.code, c.id, c.name, c.branch, "
+            "coalesce(array_agg(m.microgrid_id ORDER BY m.microgrid_id) FILTER (WHERE m.microgrid_id IS NOT NULL), "
+            "'{}') FROM party_cell c LEFT JOIN party_cell_microgrid m ON m.party_cell_id = c.id "
+            "WHERE c.code = ANY(%s) GROUP BY c.id",
+            ([r.code for r in rows],),
+        ).fetchall()
+    }
+    for row in rows:
+        v = row.values
+        old = current.get(row.code)
+        if old is None:
+            cell_id = _execute(
+                conn, row, "INSERT INTO party_cell (code, name, branch) VALUES (%s, %s, %s) RETURNING id",
+                (row.code, v["name"], v["branch"]),
+            ).fetchone()[0]
+            report.created += 1
+        elif (old[2], old[3], list(old[4])) == (v["name"], v["branch"], v["microgrid_ids"]):
+            report.unchanged += 1
+            progress(1)
+            continue
+        else:
+            cell_id = old[1]
+            conn.execute("UPDATE party_cell SET name = %s, branch = %s WHERE id = %s", (v["name"], v["branch"], cell_id))
+            report.updated += 1
+        conn.execute(
+            "DELETE FROM party_cell_microgrid WHERE party_cell_id = %s AND NOT (microgrid_id = ANY(%s))",
+            (cell_id, v["microgrid_ids"]),
+        )
+        for mg in v["microgrid_ids"]:
+            _execute(
+                conn, row,
+                "INSERT INTO party_cell_microgrid (microgrid_id, party_cell_id) VALUES (%s, %s) "
+                "ON CONFLICT (microgrid_id) DO UPDATE SET party_cell_id = EXCLUDED.party_cell_id",
+                (mg, cell_id),
+            )
+        progress(1)
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+def _validate_people(conn, level_name: str, frame, report: ImportReport) -> list[_Row]:
+    rows, seen = [], {}
+    for n, rec, _ in _records(frame):
+        try:
+            name = fields.text(rec.get("name"), "name", required=True, max_len=100)
+            phone = fields.text(rec.get("phone"), "phone", required=True, max_len=20)
+            if not _PHONE.match(phone):
+                raise BadValue(f"phone {phone!r} is not a phone number")
+            role = fields.choice(rec.get("role"), "role", ROLES)
+            area = fields.text(rec.get("area"), "area", max_len=64)
+            cell = fields.text(rec.get("party_cell"), "party_cell", max_len=64)
+            if not area and not cell:
+                raise BadValue("give the area or the party_cell the person works for")
+            key = (role, area, cell, name)
+            if key in seen:
+                raise BadValue(f"the same person and role appear on row {seen[key]}")
+            seen[key] = n
+        except BadValue as exc:
+            report.error(n, None, str(exc))
+            continue
+        rows.append(_Row(n, None, dict(name=name, phone=phone, role=role, area=area, cell=cell)))
+    areas = _ids_by_code(conn, {r.values["area"] for r in rows if r.values["area"]})
+    cells = dict(
+        conn.execute(
+            "SELECT code, id FROM party_cell WHERE code = ANY(%s)", ([r.values["cell"] for r in rows],)
+        ).fetchall()
+    )
+    for r in rows:
+        v = r.values
+        v["area_id"], v["cell_id"] = areas.get(v["area"]), cells.get(v["cell"])
+        if v["area"] and v["area_id"] is None:
+            report.error(r.n, None, f"area {v['area']} is not a current area")
+        if v["cell"] and v["cell_id"] is None:
+            report.error(r.n, None, f"party cell {v['cell']} does not exist")
+    return rows
+
+
+def _write_people(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+    current = {
+        (role, area_id, cell_id, name): (pid, phone)
+        for pid, name, phone, role, area_id, cell_id in conn.execute(
+            "SELECT id, name, phone, role, area_id, party_cell_id FROM person"
+        ).fetchall()
+    }
+    for row in rows:
+        v = row.values
+        old = current.get((v["role"], v["area_id"], v["cell_id"], v["name"]))
+        if old is None:
+            _execute(
+                conn, row,
+                "INSERT INTO person (name, phone, role, area_id, party_cell_id) VALUES (%s, %s, %s, %s, %s)",
+                (v["name"], v["phone"], v["role"], v["area_id"], v["cell_id"]),
+            )
+            report.created += 1
+        elif old[1] == v["phone"]:
+            report.unchanged += 1
+        else:
+            conn.execute("UPDATE person SET phone = %s WHERE id = %s", (v["phone"], old[0]))
+            report.updated += 1
+        progress(1)
+
+
+_HANDLERS = {
+    **{level: (_validate_areas, _write_areas) for level in AREA_LEVELS.values()},
+    "buildings": (_validate_buildings, _write_buildings),
+    "party-cells": (_validate_party_cells, _write_party_cells),
+    "people": (_validate_people, _write_people),
+}
+

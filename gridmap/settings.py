@@ -1,0 +1,37 @@
+"""Configuration read from the environment (prefix ``GRIDMAP_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every tunable of the service; each field is ``GRIDMAP_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded PostGIS cluster under data_dir/pg is used.",
+    )
+    data_dir: Path = Field(default=Path(".gridmap"), description="Embedded cluster, uploads, caches.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    pool_timeout_s: float = Field(default=5.0, gt=0)
+    statement_timeout_ms: int = Field(default=2000, ge=0, description="0 disables the timeout.")
+    static_dir: Path | None = Field(default=None, description="Defaults to the repository's static/.")
+
+    @property
+    def embedded_dir(self) -> Path:
+        """Where the embedded PostGIS cluster lives."""
+        return self.data_dir / "pg"
+
+
+def get_settings() -> Settings:
+    """Return settings freshly read from the environment."""
+    return Settings()
