@@ -1,4 +1,5 @@
 # The two set-up commands: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -1,0 +1,147 @@
+"""Test databases on a real PostGIS.
+
+The session starts a throwaway cluster (as the postgres user when root) unless
+GRIDMAP_TEST_DATABASE_URL names a server we may create databases on. Two template databases are
+built once, migrated-empty and with the demo city, and each test gets a copy (CREATE DATABASE …
+TEMPLATE …), so tests never see each other's writes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+import uvicorn
+
+from gridmap.db.embedded import EmbeddedCluster, free_port
+from gridmap.db.migrate import migrate
+from gridmap.demo import load_demo
+from gridmap.settings import Settings
+
+EMPTY_TEMPLATE = "gm_template_empty"
+DEMO_TEMPLATE = "gm_template_demo"
+
+
+def _with_db(url: str, dbname: str) -> str:
+    """The same server URL with another database name (URLs stay URLs: yoyo needs the scheme)."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """URL of the maintenance database of a PostgreSQL server with PostGIS."""
+    given = os.environ.get("GRIDMAP_TEST_DATABASE_URL")
+    if given:
+        yield _with_db(given, "postgres")
+        return
+    cluster = EmbeddedCluster(Path(tempfile.mkdtemp(prefix="gridmap-test-")) / "pg")
+    status = cluster.start()
+    try:
+        yield status.url("postgres")
+    finally:
+        cluster.destroy()
+
+
+def _create(server_url: str, name: str, template: str | None = None) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        query = "CREATE DATABASE {} TEMPLATE {}" if template else "CREATE DATABASE {}"
+        ids = [sql.Identifier(name)] + ([sql.Identifier(template)] if template else [])
+        conn.execute(sql.SQL(query).format(*ids))
+    return _with_db(server_url, name)
+
+
+def _drop(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def empty_template(server_url: str) -> str:
+    """Name of a migrated database with no data."""
+    url = _create(server_url, EMPTY_TEMPLATE)
+    migrate(url)
+    return EMPTY_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def demo_template(server_url: str, empty_template: str) -> str:
+    """Name of a migrated database holding the demo city."""
+    url = _create(server_url, DEMO_TEMPLATE, empty_template)
+    with psycopg.connect(url) as conn:
+        load_demo(conn)
+    return DEMO_TEMPLATE
+
+
+def _copy(server_url: str, template: str) -> Iterator[str]:
+    name = f"gm_test_{uuid.uuid4().hex[:12]}"
+    url = _create(server_url, name, template)
+    try:
+        yield url
+    finally:
+        _drop(server_url, name)
+
+
+@pytest.fixture
+def empty_db(server_url: str, empty_template: str) -> Iterator[str]:
+    """URL of a fresh migrated, empty database for one test."""
+    yield from _copy(server_url, empty_template)
+
+
+@pytest.fixture
+def demo_db(server_url: str, demo_template: str) -> Iterator[str]:
+    """URL of a fresh copy of the demo city for one test (free to write)."""
+    yield from _copy(server_url, demo_template)
+
+
+@pytest.fixture(scope="module")
+def demo_db_shared(server_url: str, demo_template: str) -> Iterator[str]:
+    """URL of a demo-city copy shared by one module's read-only tests."""
+    yield from _copy(server_url, demo_template)
+
+
+class LiveServer:
+    """The real app under uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, settings: Settings):
+        from api.app import create_app
+
+        self.port = free_port()
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_api(demo_db_shared: str) -> Iterator[httpx.Client]:
+    """An HTTP client for the real app serving the demo city."""
+    with LiveServer(Settings(database_url=demo_db_shared)) as server, httpx.Client(base_url=server.url) as client:
+        yield client
+

@@ -1,0 +1,51 @@
+"""Small helpers shared by the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+
+SUB = "440309901"
+COMM = SUB + "001"
+GRID = COMM + "001"
+
+
+def connect(url: str) -> psycopg.Connection:
+    """A connection in autocommit mode for setting up and asserting."""
+    return psycopg.connect(url, autocommit=True)
+
+
+def square(x: float, y: float, size: float = 0.001) -> list:
+    """A closed counter-clockwise square ring at (x, y) as GeoJSON coordinates."""
+    return [[[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]]
+
+
+def feature(props: dict, coordinates, gtype: str = "Polygon") -> dict:
+    return {"type": "Feature", "properties": props, "geometry": {"type": gtype, "coordinates": coordinates}}
+
+
+def write_geojson(path: Path, features: list[dict]) -> Path:
+    """Write a FeatureCollection (no crs member: WGS-84)."""
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False))
+    return path
+
+
+def count(conn: psycopg.Connection, table: str, where: str = "TRUE") -> int:
+    return conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]  # noqa: S608 - test literals
+
+
+def small_city(tmp: Path) -> dict[str, Path]:
+    """A subdistrict, a community, a grid and two micro-grids side by side, as GeoJSON files."""
+    x, y = 114.03, 22.60
+    files = {
+        "subdistricts": [feature({"code": SUB, "name": "测试街道"}, square(x, y, 0.01))],
+        "communities": [feature({"code": COMM, "name": "测试社区", "parent": SUB}, square(x, y, 0.01))],
+        "grids": [feature({"code": GRID, "name": "第1网格", "parent": COMM}, square(x, y, 0.002))],
+        "microgrids": [
+            feature({"code": GRID + "001", "name": "1号微网格", "parent": GRID}, square(x, y, 0.001)),
+            feature({"code": GRID + "002", "name": "2号微网格", "parent": GRID}, square(x + 0.001, y, 0.001)),
+        ],
+    }
+    return {level: write_geojson(tmp / f"{level}.geojson", feats) for level, feats in files.items()}
