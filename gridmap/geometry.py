@@ -7,9 +7,10 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-# Coordinates closer than this (degrees, ≈0.1 mm) count as the same point when deciding whether a
-# re-imported geometry changed; text formats round the last digits of a double.
-SAME_GEOMETRY_TOLERANCE = 1e-9
+# Vertices closer than this (degrees, ≈1 cm) count as the same point when deciding whether a
+# re-imported geometry changed: text formats round the last digits of a double, and a GCJ-02/BD-09
+# round trip through prcoords' inverse moves a vertex by up to ≈7 mm (measured: 6.3e-8°).
+SAME_GEOMETRY_TOLERANCE = 1e-7
 
 
 def polygon_problem(geom: BaseGeometry | None) -> str | None:
