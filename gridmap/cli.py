@@ -47,8 +47,12 @@ def _cluster(settings: Settings) -> EmbeddedCluster:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )
 
 
@@ -100,8 +104,19 @@ def _print_report(report: ImportReport, as_json: bool) -> None:
     table = Table(title=f"import {report.level}: {verb}")
     for col in ("rows", "created", "updated", "unchanged", "errors", "unassigned"):
         table.add_column(col, justify="right")
-    table.add_row(*(str(x) for x in (report.rows, report.created, report.updated, report.unchanged,
-                                      len(report.errors), len(report.unassigned))))
+    table.add_row(
+        *(
+            str(x)
+            for x in (
+                report.rows,
+                report.created,
+                report.updated,
+                report.unchanged,
+                len(report.errors),
+                len(report.unassigned),
+            )
+        )
+    )
     out.print(table)
     for w in report.warnings:
         out.print(f"[yellow]warning:[/] {w}")

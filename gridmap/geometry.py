@@ -46,6 +46,4 @@ def as_multipolygon(geom: Polygon | MultiPolygon) -> MultiPolygon:
 
 def same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
     """True when two geometries have the same vertices up to ``SAME_GEOMETRY_TOLERANCE``."""
-    return bool(
-        shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=SAME_GEOMETRY_TOLERANCE)
-    )
+    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=SAME_GEOMETRY_TOLERANCE))

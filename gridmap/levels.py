@@ -31,13 +31,22 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 HAS_GEOMETRY: dict[str, bool] = {name: name in AREA_LEVELS or name == "buildings" for name in LEVELS}
 
 KINDS: dict[str, str] = {
-    "comprehensive": "comprehensive", "综合": "comprehensive", "综合网格": "comprehensive",
-    "specialised": "specialised", "specialized": "specialised", "专属": "specialised", "专属网格": "specialised",
+    "comprehensive": "comprehensive",
+    "综合": "comprehensive",
+    "综合网格": "comprehensive",
+    "specialised": "specialised",
+    "specialized": "specialised",
+    "专属": "specialised",
+    "专属网格": "specialised",
 }
 ROLES: dict[str, str] = {
-    "grid_worker": "grid_worker", "网格员": "grid_worker",
-    "microgrid_worker": "microgrid_worker", "微网格员": "microgrid_worker",
-    "building_chief": "building_chief", "楼栋长": "building_chief",
-    "cell_leader": "cell_leader", "党小组长": "cell_leader",
+    "grid_worker": "grid_worker",
+    "网格员": "grid_worker",
+    "microgrid_worker": "microgrid_worker",
+    "微网格员": "microgrid_worker",
+    "building_chief": "building_chief",
+    "楼栋长": "building_chief",
+    "cell_leader": "cell_leader",
+    "党小组长": "cell_leader",
 }
 DEFAULT_LAYER = "comprehensive"

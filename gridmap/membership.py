@@ -84,7 +84,7 @@ def check(entries: list[Entry], units: int, floors: int | None) -> str | None:
         if e.floor_to is not None and floors is not None and e.floor_to > floors:
             return f"floor range {e.floor_from}-{e.floor_to} exceeds the building's {floors} floor(s)"
     for i, a in enumerate(entries):
-        for b in entries[i + 1:]:
+        for b in entries[i + 1 :]:
             if a.overlaps(b):
                 return f"micro-grid entries {a.microgrid} and {b.microgrid} claim the same units/floors"
     return None

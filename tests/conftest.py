@@ -20,8 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import psycopg
 import pytest
-from psycopg import sql
 import uvicorn
+from psycopg import sql
 
 from gridmap.db.embedded import EmbeddedCluster, free_port
 from gridmap.db.migrate import migrate
@@ -144,4 +144,3 @@ def live_api(demo_db_shared: str) -> Iterator[httpx.Client]:
     """An HTTP client for the real app serving the demo city."""
     with LiveServer(Settings(database_url=demo_db_shared)) as server, httpx.Client(base_url=server.url) as client:
         yield client
-

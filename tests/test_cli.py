@@ -36,8 +36,9 @@ def test_import_dry_run_commit_and_export(empty_db, tmp_path):
     assert "dry run" in dry.stdout
     with connect(empty_db) as conn:
         assert count(conn, "area") == 0
-    done = _cli("import", "subdistricts", str(files["subdistricts"]), "--commit", "--json",
-                GRIDMAP_DATABASE_URL=empty_db)
+    done = _cli(
+        "import", "subdistricts", str(files["subdistricts"]), "--commit", "--json", GRIDMAP_DATABASE_URL=empty_db
+    )
     assert done.returncode == 0 and '"committed": true' in done.stdout
     bad = _cli("import", "communities", str(files["subdistricts"]), "--commit", GRIDMAP_DATABASE_URL=empty_db)
     assert bad.returncode == 1 and "row 1" in bad.stdout
@@ -68,8 +69,13 @@ def test_embedded_database_start_status_stop():
 
 
 def _run_until_healthy(data: str, port: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([GRIDMAP, "run"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=_env(GRIDMAP_DATA_DIR=data, GRIDMAP_PORT=str(port)))
+    proc = subprocess.Popen(
+        [GRIDMAP, "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_env(GRIDMAP_DATA_DIR=data, GRIDMAP_PORT=str(port)),
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stdout.read()

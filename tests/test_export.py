@@ -21,7 +21,8 @@ def _geometries(url: str, level: str) -> dict[str, bytes]:
         else:
             rows = conn.execute(
                 "SELECT code, ST_AsBinary(geom) FROM area WHERE valid_to IS NULL AND level = %s",
-                (level[:-1] if level != "communities" else "community",)).fetchall()
+                (level[:-1] if level != "communities" else "community",),
+            ).fetchall()
     return {code: bytes(wkb) for code, wkb in rows}
 
 

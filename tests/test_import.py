@@ -42,23 +42,30 @@ def test_dry_run_reports_and_writes_nothing_then_commit_writes(empty_db, tmp_pat
 def test_a_changed_area_gets_a_new_version_and_the_old_one_is_closed(empty_db, tmp_path):
     files = small_city(tmp_path)
     _load_city(empty_db, files)
-    moved = write_geojson(tmp_path / "moved.geojson", [
-        feature({"code": GRID + "001", "name": "1号微网格", "parent": GRID}, square(114.03, 22.60, 0.0012)),
-        feature({"code": GRID + "002", "name": "2号微网格", "parent": GRID}, square(114.031, 22.60, 0.001)),
-    ])
+    moved = write_geojson(
+        tmp_path / "moved.geojson",
+        [
+            feature({"code": GRID + "001", "name": "1号微网格", "parent": GRID}, square(114.03, 22.60, 0.0012)),
+            feature({"code": GRID + "002", "name": "2号微网格", "parent": GRID}, square(114.031, 22.60, 0.001)),
+        ],
+    )
     report = _import(empty_db, "microgrids", moved, commit=True)
     assert (report.updated, report.unchanged) == (1, 1)
     with connect(empty_db) as conn:
         versions = conn.execute(
-            "SELECT version, valid_to IS NULL FROM area WHERE code = %s ORDER BY version", (GRID + "001",)).fetchall()
+            "SELECT version, valid_to IS NULL FROM area WHERE code = %s ORDER BY version", (GRID + "001",)
+        ).fetchall()
         assert versions == [(1, False), (2, True)]
         # Children keep pointing at the same identity, whatever version the parent is on.
         assert count(conn, "area", f"code = '{GRID}002' AND valid_to IS NULL") == 1
 
 
 BAD_POLYGONS = {
-    "self-intersecting": ([[[114.0, 22.6], [114.01, 22.61], [114.01, 22.6], [114.0, 22.61], [114.0, 22.6]]],
-                          "Polygon", "invalid geometry"),
+    "self-intersecting": (
+        [[[114.0, 22.6], [114.01, 22.61], [114.01, 22.6], [114.0, 22.61], [114.0, 22.6]]],
+        "Polygon",
+        "invalid geometry",
+    ),
     "empty": ([], "Polygon", "empty geometry"),
     "3D": ([[[114.0, 22.6, 5], [114.01, 22.6, 5], [114.01, 22.61, 5], [114.0, 22.6, 5]]], "Polygon", "3D"),
     "out-of-range": (square(200.0, 22.6), "Polygon", "out of range"),
@@ -70,10 +77,13 @@ BAD_POLYGONS = {
 @pytest.mark.parametrize("case", list(BAD_POLYGONS), ids=list(BAD_POLYGONS))
 def test_bad_geometry_rows_are_named_and_nothing_is_written(empty_db, tmp_path, case):
     coords, gtype, reason = BAD_POLYGONS[case]
-    path = write_geojson(tmp_path / "bad.geojson", [
-        feature({"code": "440309901", "name": "好的"}, square(114.0, 22.6)),
-        feature({"code": "440309902", "name": "坏的"}, coords, gtype),
-    ])
+    path = write_geojson(
+        tmp_path / "bad.geojson",
+        [
+            feature({"code": "440309901", "name": "好的"}, square(114.0, 22.6)),
+            feature({"code": "440309902", "name": "坏的"}, coords, gtype),
+        ],
+    )
     report = _import(empty_db, "subdistricts", path, commit=True)
     assert not report.committed
     assert [(e.row, e.code) for e in report.errors] == [(2, "440309902")]
@@ -97,7 +107,9 @@ def test_nan_coordinates_are_refused(empty_db, tmp_path):
 
 def test_nul_byte_in_text_is_refused(empty_db, tmp_path):
     path = tmp_path / "nul.csv"
-    path.write_bytes(b'code,name,geometry\n440309901,a\x00b,"POLYGON((114 22.6, 114.01 22.6, 114.01 22.61, 114 22.6))"\n')
+    path.write_bytes(
+        b'code,name,geometry\n440309901,a\x00b,"POLYGON((114 22.6, 114.01 22.6, 114.01 22.61, 114 22.6))"\n'
+    )
     report = _import(empty_db, "subdistricts", path, commit=True)
     assert "NUL" in report.errors[0].reason
     with connect(empty_db) as conn:
@@ -107,13 +119,16 @@ def test_nul_byte_in_text_is_refused(empty_db, tmp_path):
 def test_duplicate_codes_orphans_bad_codes_and_kinds(empty_db, tmp_path):
     files = small_city(tmp_path)
     _import(empty_db, "subdistricts", files["subdistricts"], commit=True)
-    path = write_geojson(tmp_path / "communities.geojson", [
-        feature({"code": COMM, "name": "甲", "parent": SUB}, square(114.03, 22.6)),
-        feature({"code": COMM, "name": "乙", "parent": SUB}, square(114.04, 22.6)),  # duplicate
-        feature({"code": "440309999001", "name": "丙", "parent": "440309999"}, square(114.05, 22.6)),  # orphan
-        feature({"code": "4403", "name": "丁", "parent": SUB}, square(114.06, 22.6)),  # bad code
-        feature({"code": SUB + "006", "name": "己", "parent": SUB, "kind": "weird"}, square(114.08, 22.6)),
-    ])
+    path = write_geojson(
+        tmp_path / "communities.geojson",
+        [
+            feature({"code": COMM, "name": "甲", "parent": SUB}, square(114.03, 22.6)),
+            feature({"code": COMM, "name": "乙", "parent": SUB}, square(114.04, 22.6)),  # duplicate
+            feature({"code": "440309999001", "name": "丙", "parent": "440309999"}, square(114.05, 22.6)),  # orphan
+            feature({"code": "4403", "name": "丁", "parent": SUB}, square(114.06, 22.6)),  # bad code
+            feature({"code": SUB + "006", "name": "己", "parent": SUB, "kind": "weird"}, square(114.08, 22.6)),
+        ],
+    )
     report = _import(empty_db, "communities", path, commit=True)
     reasons = {e.row: e.reason for e in report.errors}
     assert set(reasons) == {2, 3, 4, 5}
@@ -126,7 +141,9 @@ def test_duplicate_codes_orphans_bad_codes_and_kinds(empty_db, tmp_path):
 
 
 def test_orphan_parent_with_matching_prefix(empty_db, tmp_path):
-    path = write_geojson(tmp_path / "c.geojson", [feature({"code": COMM, "name": "甲", "parent": SUB}, square(114, 22.6))])
+    path = write_geojson(
+        tmp_path / "c.geojson", [feature({"code": COMM, "name": "甲", "parent": SUB}, square(114, 22.6))]
+    )
     report = _import(empty_db, "communities", path, commit=True)
     assert "orphan" in report.errors[0].reason
 
@@ -144,12 +161,23 @@ def test_unknown_level_and_unreadable_file(empty_db, tmp_path):
 def test_buildings_join_the_microgrid_that_contains_them_or_are_listed_unassigned(empty_db, tmp_path):
     files = small_city(tmp_path)
     _load_city(empty_db, files)
-    path = write_geojson(tmp_path / "b.geojson", [
-        feature({"code": "B1", "households": 20, "floors": 6}, square(114.0302, 22.6002, 0.0002)),
-        feature({"code": "B2", "households": 90, "floors": 10, "units": 2,
-                 "microgrid": f"{GRID}001#u1-1;{GRID}002#u2-2"}, square(114.0305, 22.6005, 0.0002)),
-        feature({"code": "B3", "households": 5}, square(114.05, 22.605, 0.0002)),  # in no micro-grid
-    ])
+    path = write_geojson(
+        tmp_path / "b.geojson",
+        [
+            feature({"code": "B1", "households": 20, "floors": 6}, square(114.0302, 22.6002, 0.0002)),
+            feature(
+                {
+                    "code": "B2",
+                    "households": 90,
+                    "floors": 10,
+                    "units": 2,
+                    "microgrid": f"{GRID}001#u1-1;{GRID}002#u2-2",
+                },
+                square(114.0305, 22.6005, 0.0002),
+            ),
+            feature({"code": "B3", "households": 5}, square(114.05, 22.605, 0.0002)),  # in no micro-grid
+        ],
+    )
     report = _import(empty_db, "buildings", path, commit=True)
     assert report.ok, report.errors
     assert report.unassigned == ["B3"]
@@ -157,7 +185,8 @@ def test_buildings_join_the_microgrid_that_contains_them_or_are_listed_unassigne
         rows = conn.execute(
             "SELECT b.code, a.code, m.unit_from, m.households FROM microgrid_member m "
             "JOIN building b ON b.id = m.building_id JOIN area a ON a.id = m.microgrid_id AND a.valid_to IS NULL "
-            "ORDER BY b.code, a.code").fetchall()
+            "ORDER BY b.code, a.code"
+        ).fetchall()
     assert rows == [("B1", GRID + "001", None, 20), ("B2", GRID + "001", 1, 45), ("B2", GRID + "002", 2, 45)]
     again = _import(empty_db, "buildings", path, commit=True)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
@@ -167,14 +196,17 @@ def test_bad_building_rows(empty_db, tmp_path):
     files = small_city(tmp_path)
     _load_city(empty_db, files)
     sq = square(114.0302, 22.6002, 0.0002)
-    path = write_geojson(tmp_path / "b.geojson", [
-        feature({"code": "B1", "households": -3}, sq),
-        feature({"code": "B2", "households": 10, "units": 2, "microgrid": f"{GRID}001#u1-3"}, sq),
-        feature({"code": "B3", "households": 10, "units": 2, "microgrid": f"{GRID}001#u1-2;{GRID}002#u2-2"}, sq),
-        feature({"code": "B4", "households": 10, "microgrid": "440309901001001999"}, sq),
-        feature({"code": "B5", "households": "many"}, sq),
-        feature({"code": "B6 <script>", "households": 1}, sq),
-    ])
+    path = write_geojson(
+        tmp_path / "b.geojson",
+        [
+            feature({"code": "B1", "households": -3}, sq),
+            feature({"code": "B2", "households": 10, "units": 2, "microgrid": f"{GRID}001#u1-3"}, sq),
+            feature({"code": "B3", "households": 10, "units": 2, "microgrid": f"{GRID}001#u1-2;{GRID}002#u2-2"}, sq),
+            feature({"code": "B4", "households": 10, "microgrid": "440309901001001999"}, sq),
+            feature({"code": "B5", "households": "many"}, sq),
+            feature({"code": "B6 <script>", "households": 1}, sq),
+        ],
+    )
     report = _import(empty_db, "buildings", path, commit=True)
     reasons = {e.row: e.reason for e in report.errors}
     assert set(reasons) == {1, 2, 3, 4, 5, 6}
@@ -194,7 +226,9 @@ def test_gcj02_input_is_stored_as_wgs84(empty_db, tmp_path):
     with connect(empty_db) as conn:
         nearest = conn.execute(
             "SELECT min(ST_Distance((dp).geom::geography, ST_MakePoint(%s, %s)::geography)) "
-            "FROM (SELECT ST_DumpPoints(geom) AS dp FROM area) p", (lon, lat)).fetchone()[0]
+            "FROM (SELECT ST_DumpPoints(geom) AS dp FROM area) p",
+            (lon, lat),
+        ).fetchone()[0]
     assert nearest < 0.05  # the corner given in GCJ-02 is stored within 5 cm of its WGS-84 position
 
 
@@ -202,8 +236,9 @@ def test_epsg_reprojection_and_csv_lonlat(empty_db, tmp_path):
     poly = shapely.Polygon([(0, 0), (1000, 0), (1000, 1000), (0, 1000)])
     import geopandas as gpd
 
-    frame = gpd.GeoDataFrame({"code": [SUB], "name": ["甲"]}, geometry=[shapely.affinity.translate(poly, 200000, 2500000)],
-                             crs="EPSG:32650")
+    frame = gpd.GeoDataFrame(
+        {"code": [SUB], "name": ["甲"]}, geometry=[shapely.affinity.translate(poly, 200000, 2500000)], crs="EPSG:32650"
+    )
     frame.to_file(tmp_path / "utm.gpkg")
     report = _import(empty_db, "subdistricts", tmp_path / "utm.gpkg", commit=True)
     assert report.ok, report.errors
@@ -235,7 +270,9 @@ def test_party_cells_and_people(empty_db, tmp_path):
     )
     report = _import(empty_db, "people", people, commit=True)
     assert [e.row for e in report.errors] == [3, 4]
-    people.write_text("name,phone,role,area,party_cell\n" f"张三,10000000001,网格员,{GRID},\n李四,10000000002,cell_leader,,C1\n")
+    people.write_text(
+        f"name,phone,role,area,party_cell\n张三,10000000001,网格员,{GRID},\n李四,10000000002,cell_leader,,C1\n"
+    )
     report = _import(empty_db, "people", people, commit=True)
     assert report.created == 2
     with connect(empty_db) as conn:

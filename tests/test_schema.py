@@ -22,8 +22,16 @@ def test_migrations_apply_from_empty_then_nothing_pending(server_url, tmp_path):
         assert pending(url) == [] and migrate(url) == []
         with connect(url) as conn:
             tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-            assert {"area", "area_identity", "area_piece", "building", "microgrid_member", "party_cell",
-                    "party_cell_microgrid", "person"} <= tables
+            assert {
+                "area",
+                "area_identity",
+                "area_piece",
+                "building",
+                "microgrid_member",
+                "party_cell",
+                "party_cell_microgrid",
+                "person",
+            } <= tables
             assert conn.execute("SELECT postgis_lib_version()").fetchone()[0]
             geom_type = conn.execute(
                 "SELECT type, srid FROM geometry_columns WHERE f_table_name = 'area' AND f_geometry_column = 'geom'"
@@ -68,15 +76,21 @@ def test_code_pattern_parent_level_and_current_uniqueness(empty_db):
         with pytest.raises(psycopg.errors.CheckViolation, match="start with its parent"):
             conn.execute(
                 "INSERT INTO area (id, version, level, code, parent_id, name, geom) "
-                "VALUES (%s, 1, 'community', '999999999001', %s, 'c', %s)", (comm, sub, POLY))
+                "VALUES (%s, 1, 'community', '999999999001', %s, 'c', %s)",
+                (comm, sub, POLY),
+            )
         conn.execute(
             "INSERT INTO area (id, version, level, code, parent_id, name, geom) "
-            "VALUES (%s, 1, 'community', %s, %s, 'c', %s)", (comm, COMM, sub, POLY))
+            "VALUES (%s, 1, 'community', %s, %s, 'c', %s)",
+            (comm, COMM, sub, POLY),
+        )
         grid = conn.execute("INSERT INTO area_identity (level) VALUES ('grid') RETURNING id").fetchone()[0]
         with pytest.raises(psycopg.errors.CheckViolation, match="cannot have a subdistrict"):
             conn.execute(
                 "INSERT INTO area (id, version, level, code, parent_id, name, geom) "
-                "VALUES (%s, 1, 'grid', %s, %s, 'g', %s)", (grid, COMM + "001", sub, POLY))
+                "VALUES (%s, 1, 'grid', %s, %s, 'g', %s)",
+                (grid, COMM + "001", sub, POLY),
+            )
 
 
 def test_versions_are_history(empty_db):
@@ -87,7 +101,10 @@ def test_versions_are_history(empty_db):
         with pytest.raises(psycopg.errors.CheckViolation, match="never deleted"):
             conn.execute("DELETE FROM area WHERE id = %s", (sub,))
         conn.execute("UPDATE area SET valid_to = now() WHERE id = %s", (sub,))
-        assert conn.execute("SELECT count(*) FROM area_piece WHERE id = %s AND valid_to IS NULL", (sub,)).fetchone()[0] == 0
+        assert (
+            conn.execute("SELECT count(*) FROM area_piece WHERE id = %s AND valid_to IS NULL", (sub,)).fetchone()[0]
+            == 0
+        )
         with pytest.raises(psycopg.errors.CheckViolation, match="closed"):
             conn.execute("UPDATE area SET valid_to = now() WHERE id = %s", (sub,))
 
@@ -100,19 +117,25 @@ def test_lookup_pieces_are_subdivided(empty_db):
     with connect(empty_db) as conn:
         sub = _subdistrict(conn, geom=big)
         pieces, max_points = conn.execute(
-            "SELECT count(*), max(ST_NPoints(geom)) FROM area_piece WHERE id = %s", (sub,)).fetchone()
+            "SELECT count(*), max(ST_NPoints(geom)) FROM area_piece WHERE id = %s", (sub,)
+        ).fetchone()
         assert pieces > 1 and max_points <= 64
 
 
 def test_membership_units_cannot_overlap(demo_db):
     with connect(demo_db) as conn:
         building, microgrid = conn.execute(
-            "SELECT building_id, microgrid_id FROM microgrid_member WHERE unit_from IS NOT NULL LIMIT 1").fetchone()
+            "SELECT building_id, microgrid_id FROM microgrid_member WHERE unit_from IS NOT NULL LIMIT 1"
+        ).fetchone()
         with pytest.raises(psycopg.errors.ExclusionViolation):
             conn.execute(
                 "INSERT INTO microgrid_member (microgrid_id, building_id, unit_from, unit_to, households) "
-                "VALUES (%s, %s, 1, 1, 1)", (microgrid, building))
+                "VALUES (%s, %s, 1, 1, 1)",
+                (microgrid, building),
+            )
         grid = conn.execute("SELECT id FROM area WHERE level = 'grid' LIMIT 1").fetchone()[0]
         with pytest.raises(psycopg.errors.CheckViolation, match="not a micro-grid"):
-            conn.execute("INSERT INTO party_cell_microgrid (microgrid_id, party_cell_id) "
-                         "SELECT %s, id FROM party_cell LIMIT 1", (grid,))
+            conn.execute(
+                "INSERT INTO party_cell_microgrid (microgrid_id, party_cell_id) SELECT %s, id FROM party_cell LIMIT 1",
+                (grid,),
+            )

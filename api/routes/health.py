@@ -23,10 +23,16 @@ def health(request: Request) -> JSONResponse:
         with request.app.state.pool.connection(timeout=2) as conn:
             postgis, server = conn.execute("SELECT postgis_lib_version(), current_setting('server_version')").fetchone()
     except (PoolTimeout, psycopg.Error) as exc:
-        body = {"status": "unavailable", "version": __version__,
-                "database": {"reachable": False, "error": type(exc).__name__}}
+        body = {
+            "status": "unavailable",
+            "version": __version__,
+            "database": {"reachable": False, "error": type(exc).__name__},
+        }
         return JSONResponse(body, 503, headers={"Retry-After": "5"})
     return JSONResponse(
-        {"status": "ok", "version": __version__,
-         "database": {"reachable": True, "postgis": postgis, "postgresql": server}}
+        {
+            "status": "ok",
+            "version": __version__,
+            "database": {"reachable": True, "postgis": postgis, "postgresql": server},
+        }
     )

@@ -146,8 +146,10 @@ class EmbeddedCluster:
         _run(
             [
                 self._tool("initdb"),
-                "-D", str(self.pgdata),
-                "-U", SUPERUSER,
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
                 "--auth=trust",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
@@ -170,10 +172,15 @@ class EmbeddedCluster:
         _run(
             [
                 self._tool("pg_ctl"),
-                "-D", str(self.pgdata),
-                "-l", str(self.logfile),
-                "-o", options,
-                "-w", "-t", "60",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.logfile),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
                 "start",
             ]
         )

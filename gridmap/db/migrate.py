@@ -13,7 +13,7 @@ def _yoyo_url(url: str) -> str:
     """yoyo picks its driver by URL scheme; ours is psycopg 3."""
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -218,8 +218,16 @@ def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, 
             version = 1
             report.created += 1
         params = dict(
-            id=area_id, version=version, level=level, code=row.code, parent_id=v.get("parent_id"),
-            name=v["name"], kind=v["kind"], layer=v["layer"], wkb=shapely.to_wkb(v["geom"]), attrs="{}",
+            id=area_id,
+            version=version,
+            level=level,
+            code=row.code,
+            parent_id=v.get("parent_id"),
+            name=v["name"],
+            kind=v["kind"],
+            layer=v["layer"],
+            wkb=shapely.to_wkb(v["geom"]),
+            attrs="{}",
         )
         _execute(conn, row, insert, params)
         progress(1)
@@ -296,7 +304,8 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
         changed = True
         if old is None:
             building_id = _execute(
-                conn, row,
+                conn,
+                row,
                 "INSERT INTO building (code, name, compound, building_type, households, floors, units, geom) "
                 "VALUES (%(code)s, %(name)s, %(compound)s, %(type)s, %(households)s, %(floors)s, %(units)s, "
                 "ST_Multi(ST_GeomFromWKB(%(wkb)s, 4326))) RETURNING id",
@@ -310,7 +319,8 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
             )
             if changed:
                 _execute(
-                    conn, row,
+                    conn,
+                    row,
                     "UPDATE building SET name = %(name)s, compound = %(compound)s, building_type = %(type)s, "
                     "households = %(households)s, floors = %(floors)s, units = %(units)s, "
                     "geom = ST_Multi(ST_GeomFromWKB(%(wkb)s, 4326)), updated_at = now() WHERE code = %(code)s",
@@ -361,7 +371,8 @@ def _write_membership(conn, row: _Row, building_id: int, existing: list[tuple]) 
     conn.execute("DELETE FROM microgrid_member WHERE building_id = %s", (building_id,))
     for mg, uf, ut, ff, ft, hh in wanted:
         _execute(
-            conn, row,
+            conn,
+            row,
             "INSERT INTO microgrid_member (microgrid_id, building_id, unit_from, unit_to, floor_from, floor_to, "
             "households) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             (mg, building_id, uf, ut, ff, ft, hh),
@@ -418,7 +429,9 @@ def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportRe
         old = current.get(row.code)
         if old is None:
             cell_id = _execute(
-                conn, row, "INSERT INTO party_cell (code, name, branch) VALUES (%s, %s, %s) RETURNING id",
+                conn,
+                row,
+                "INSERT INTO party_cell (code, name, branch) VALUES (%s, %s, %s) RETURNING id",
                 (row.code, v["name"], v["branch"]),
             ).fetchone()[0]
             report.created += 1
@@ -428,7 +441,9 @@ def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportRe
             continue
         else:
             cell_id = old[1]
-            conn.execute("UPDATE party_cell SET name = %s, branch = %s WHERE id = %s", (v["name"], v["branch"], cell_id))
+            conn.execute(
+                "UPDATE party_cell SET name = %s, branch = %s WHERE id = %s", (v["name"], v["branch"], cell_id)
+            )
             report.updated += 1
         conn.execute(
             "DELETE FROM party_cell_microgrid WHERE party_cell_id = %s AND NOT (microgrid_id = ANY(%s))",
@@ -436,7 +451,8 @@ def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportRe
         )
         for mg in v["microgrid_ids"]:
             _execute(
-                conn, row,
+                conn,
+                row,
                 "INSERT INTO party_cell_microgrid (microgrid_id, party_cell_id) VALUES (%s, %s) "
                 "ON CONFLICT (microgrid_id) DO UPDATE SET party_cell_id = EXCLUDED.party_cell_id",
                 (mg, cell_id),
@@ -496,7 +512,8 @@ def _write_people(conn, level_name: str, rows: list[_Row], report: ImportReport,
         old = current.get((v["role"], v["area_id"], v["cell_id"], v["name"]))
         if old is None:
             _execute(
-                conn, row,
+                conn,
+                row,
                 "INSERT INTO person (name, phone, role, area_id, party_cell_id) VALUES (%s, %s, %s, %s, %s)",
                 (v["name"], v["phone"], v["role"], v["area_id"], v["cell_id"]),
             )
@@ -515,4 +532,3 @@ _HANDLERS = {
     "party-cells": (_validate_party_cells, _write_party_cells),
     "people": (_validate_people, _write_people),
 }
-
