@@ -15,7 +15,6 @@ PARENT_LEVEL: dict[str, str | None] = {
     "grid": "community",
     "microgrid": "grid",
 }
-CHILD_LEVEL: dict[str, str | None] = {v: k for k, v in PARENT_LEVEL.items() if v} | {"microgrid": None}
 # DB11/T 2157-2023: 6-digit district (GB/T 2260) + 3 per level below it.
 CODE_DIGITS: dict[str, int] = {"subdistrict": 9, "community": 12, "grid": 15, "microgrid": 18}
 

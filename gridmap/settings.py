@@ -31,7 +31,3 @@ class Settings(BaseSettings):
         """Where the embedded PostGIS cluster lives."""
         return self.data_dir / "pg"
 
-
-def get_settings() -> Settings:
-    """Return settings freshly read from the environment."""
-    return Settings()
