@@ -5,13 +5,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint clean-db vendor fixtures
+.PHONY: run test setup system lint clean-db vendor fixtures
 
-setup: $(STAMP)
+setup: system $(STAMP)
+
+# Debian packages (python3-venv, PostgreSQL, PostGIS): checked on every run, installed when missing.
+system:
 	@scripts/ensure-system.sh
 
-$(STAMP): pyproject.toml
-	@scripts/ensure-system.sh
+# Order-only on `system`: the venv needs python3-venv, but the check itself must not force a reinstall.
+$(STAMP): pyproject.toml | system
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

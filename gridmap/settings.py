@@ -30,4 +30,3 @@ class Settings(BaseSettings):
     def embedded_dir(self) -> Path:
         """Where the embedded PostGIS cluster lives."""
         return self.data_dir / "pg"
-

@@ -15,26 +15,20 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
 import pytest
 import uvicorn
-from psycopg import sql
 
 from gridmap.db.embedded import EmbeddedCluster, free_port
 from gridmap.db.migrate import migrate
 from gridmap.demo import load_demo
 from gridmap.settings import Settings
+from tests.helpers import create_database, drop_database, with_database
 
 EMPTY_TEMPLATE = "gm_template_empty"
 DEMO_TEMPLATE = "gm_template_demo"
-
-
-def _with_db(url: str, dbname: str) -> str:
-    """The same server URL with another database name (URLs stay URLs: yoyo needs the scheme)."""
-    return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +36,7 @@ def server_url() -> Iterator[str]:
     """URL of the maintenance database of a PostgreSQL server with PostGIS."""
     given = os.environ.get("GRIDMAP_TEST_DATABASE_URL")
     if given:
-        yield _with_db(given, "postgres")
+        yield with_database(given, "postgres")
         return
     cluster = EmbeddedCluster(Path(tempfile.mkdtemp(prefix="gridmap-test-")) / "pg")
     status = cluster.start()
@@ -52,24 +46,10 @@ def server_url() -> Iterator[str]:
         cluster.destroy()
 
 
-def _create(server_url: str, name: str, template: str | None = None) -> str:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        query = "CREATE DATABASE {} TEMPLATE {}" if template else "CREATE DATABASE {}"
-        ids = [sql.Identifier(name)] + ([sql.Identifier(template)] if template else [])
-        conn.execute(sql.SQL(query).format(*ids))
-    return _with_db(server_url, name)
-
-
-def _drop(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 @pytest.fixture(scope="session")
 def empty_template(server_url: str) -> str:
     """Name of a migrated database with no data."""
-    url = _create(server_url, EMPTY_TEMPLATE)
+    url = create_database(server_url, EMPTY_TEMPLATE)
     migrate(url)
     return EMPTY_TEMPLATE
 
@@ -77,7 +57,7 @@ def empty_template(server_url: str) -> str:
 @pytest.fixture(scope="session")
 def demo_template(server_url: str, empty_template: str) -> str:
     """Name of a migrated database holding the demo city."""
-    url = _create(server_url, DEMO_TEMPLATE, empty_template)
+    url = create_database(server_url, DEMO_TEMPLATE, empty_template)
     with psycopg.connect(url) as conn:
         load_demo(conn)
     return DEMO_TEMPLATE
@@ -85,11 +65,11 @@ def demo_template(server_url: str, empty_template: str) -> str:
 
 def _copy(server_url: str, template: str) -> Iterator[str]:
     name = f"gm_test_{uuid.uuid4().hex[:12]}"
-    url = _create(server_url, name, template)
+    url = create_database(server_url, name, template)
     try:
         yield url
     finally:
-        _drop(server_url, name)
+        drop_database(server_url, name)
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from psycopg import sql
 
 SUB = "440309901"
 COMM = SUB + "001"
@@ -15,6 +17,27 @@ GRID = COMM + "001"
 def connect(url: str) -> psycopg.Connection:
     """A connection in autocommit mode for setting up and asserting."""
     return psycopg.connect(url, autocommit=True)
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL with another database name (URLs stay URLs: yoyo needs the scheme)."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + dbname))
+
+
+def create_database(server_url: str, name: str, template: str | None = None) -> str:
+    """(Re)create database ``name``, optionally as a copy of ``template``; return its URL."""
+    drop_database(server_url, name)
+    query = "CREATE DATABASE {} TEMPLATE {}" if template else "CREATE DATABASE {}"
+    ids = [sql.Identifier(name)] + ([sql.Identifier(template)] if template else [])
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL(query).format(*ids))
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    """Drop database ``name`` if it exists, closing its sessions."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def square(x: float, y: float, size: float = 0.001) -> list:

@@ -68,7 +68,7 @@ def test_embedded_database_start_status_stop():
         EmbeddedCluster(Path(data) / "pg").destroy()
 
 
-def _run_until_healthy(data: str, port: int) -> tuple[subprocess.Popen, str]:
+def _run_until_healthy(data: str, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [GRIDMAP, "run"],
         stdout=subprocess.PIPE,
@@ -88,7 +88,7 @@ def _run_until_healthy(data: str, port: int) -> tuple[subprocess.Popen, str]:
     else:
         proc.kill()
         raise AssertionError("gridmap run did not become healthy")
-    return proc, ""
+    return proc
 
 
 def _stop(proc: subprocess.Popen) -> str:
@@ -102,13 +102,13 @@ def test_run_starts_everything_loads_the_demo_once_and_stops_cleanly():
     cluster = EmbeddedCluster(Path(data) / "pg")
     try:
         port = free_port()
-        proc, _ = _run_until_healthy(data, port)
+        proc = _run_until_healthy(data, port)
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
         first = _stop(proc)
         assert proc.returncode == 0, first
         assert "demo city" in first and "embedded PostGIS stopped" in first
         assert not cluster.status().running
-        proc, _ = _run_until_healthy(data, port)
+        proc = _run_until_healthy(data, port)
         status = cluster.status()
         with connect(status.url()) as conn:
             assert count(conn, "area", "level = 'microgrid'") > 0

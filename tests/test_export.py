@@ -10,7 +10,7 @@ import shapely
 
 from gridmap.io.export import export_file, export_frame
 from gridmap.io.importer import import_file
-from gridmap.levels import LEVELS
+from gridmap.levels import AREA_LEVELS, LEVELS
 from tests.helpers import connect
 
 
@@ -21,7 +21,7 @@ def _geometries(url: str, level: str) -> dict[str, bytes]:
         else:
             rows = conn.execute(
                 "SELECT code, ST_AsBinary(geom) FROM area WHERE valid_to IS NULL AND level = %s",
-                (level[:-1] if level != "communities" else "community",),
+                (AREA_LEVELS[level],),
             ).fetchall()
     return {code: bytes(wkb) for code, wkb in rows}
 

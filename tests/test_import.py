@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import geopandas as gpd
 import psycopg
 import pytest
 import shapely
@@ -234,8 +235,6 @@ def test_gcj02_input_is_stored_as_wgs84(empty_db, tmp_path):
 
 def test_epsg_reprojection_and_csv_lonlat(empty_db, tmp_path):
     poly = shapely.Polygon([(0, 0), (1000, 0), (1000, 1000), (0, 1000)])
-    import geopandas as gpd
-
     frame = gpd.GeoDataFrame(
         {"code": [SUB], "name": ["甲"]}, geometry=[shapely.affinity.translate(poly, 200000, 2500000)], crs="EPSG:32650"
     )
@@ -275,6 +274,8 @@ def test_party_cells_and_people(empty_db, tmp_path):
     )
     report = _import(empty_db, "people", people, commit=True)
     assert report.created == 2
+    again = _import(empty_db, "people", people, commit=True)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
     with connect(empty_db) as conn:
         assert conn.execute("SELECT role FROM person WHERE name = '张三'").fetchone()[0] == "grid_worker"
 

@@ -6,15 +6,13 @@ import psycopg
 import pytest
 
 from gridmap.db.migrate import migrate, pending
-from tests.helpers import COMM, SUB, connect
+from tests.helpers import COMM, SUB, connect, create_database, drop_database
 
 POLY = "SRID=4326;MULTIPOLYGON(((114 22.6,114.01 22.6,114.01 22.61,114 22.61,114 22.6)))"
 
 
 def test_migrations_apply_from_empty_then_nothing_pending(server_url, tmp_path):
-    from tests.conftest import _create, _drop
-
-    url = _create(server_url, "gm_migrate_from_empty")
+    url = create_database(server_url, "gm_migrate_from_empty")
     try:
         assert pending(url) != []
         applied = migrate(url)
@@ -38,7 +36,7 @@ def test_migrations_apply_from_empty_then_nothing_pending(server_url, tmp_path):
             ).fetchone()
             assert geom_type == ("MULTIPOLYGON", 4326)
     finally:
-        _drop(server_url, "gm_migrate_from_empty")
+        drop_database(server_url, "gm_migrate_from_empty")
 
 
 def _subdistrict(conn, code=SUB, geom=POLY) -> int:

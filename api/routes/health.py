@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
+from api.errors import RETRY_AFTER_S
 from gridmap import __version__
 
 router = APIRouter(tags=["health"])
@@ -28,7 +29,7 @@ def health(request: Request) -> JSONResponse:
             "version": __version__,
             "database": {"reachable": False, "error": type(exc).__name__},
         }
-        return JSONResponse(body, 503, headers={"Retry-After": "5"})
+        return JSONResponse(body, 503, headers={"Retry-After": RETRY_AFTER_S})
     return JSONResponse(
         {
             "status": "ok",

@@ -10,28 +10,29 @@ from gridmap.errors import DatabaseUnavailable
 from gridmap.settings import Settings
 
 
-def connection_kwargs(settings: Settings) -> dict:
-    """Session options every connection gets: UTC and the statement timeout."""
+def _options(statement_timeout_ms: int = 0) -> dict:
     options = "-c TimeZone=UTC"
-    if settings.statement_timeout_ms:
-        options += f" -c statement_timeout={int(settings.statement_timeout_ms)}"
+    if statement_timeout_ms:
+        options += f" -c statement_timeout={int(statement_timeout_ms)}"
     return {"options": options}
 
 
-def connect(url: str, settings: Settings | None = None, **kwargs) -> psycopg.Connection:
-    """Open one connection to ``url`` with the project's session options."""
-    settings = settings or Settings()
-    return psycopg.connect(url, **connection_kwargs(settings), **kwargs)
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    """Open one connection for batch work (CLI import/export/demo): UTC, no statement timeout,
+    because one statement of a city-sized import may rightly run for minutes."""
+    return psycopg.connect(url, **_options(), **kwargs)
 
 
 def make_pool(url: str, settings: Settings) -> ConnectionPool:
-    """Create a pool that is not yet open; the owner calls ``open()`` and ``close()``."""
+    """Create a pool that is not yet open; the owner calls ``open()`` and ``close()``.
+
+    Its connections carry ``statement_timeout`` so that no request can hang on the database."""
     return ConnectionPool(
         url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
-        kwargs=connection_kwargs(settings),
+        kwargs=_options(settings.statement_timeout_ms),
         open=False,
         name="gridmap",
     )

@@ -129,9 +129,9 @@ class EmbeddedCluster:
     def _prepare_directory(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         if _running_as_root():
+            # Only the top directory is ours; initdb and pg_ctl create everything inside it as postgres.
             pw = pwd.getpwnam(SUPERUSER)
-            for path in (self.directory, *self.directory.rglob("*")):
-                os.chown(path, pw.pw_uid, pw.pw_gid)
+            os.chown(self.directory, pw.pw_uid, pw.pw_gid)
             # The server user must be able to reach the directory through its parents.
             for parent in self.directory.parents:
                 mode = parent.stat().st_mode

@@ -9,7 +9,7 @@ import pandas as pd
 import psycopg
 import shapely
 
-from gridmap import membership
+from gridmap import membership, sql
 from gridmap.coords import geometry_from_wgs84
 from gridmap.errors import InvalidInput
 from gridmap.io.read import parse_crs
@@ -17,45 +17,15 @@ from gridmap.levels import AREA_LEVELS, COLUMNS, HAS_GEOMETRY, LEVELS
 
 _DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".csv": "CSV"}
 
-_QUERIES = {
-    "area": """
-        SELECT a.code, a.name, coalesce(p.code, '') AS parent, a.kind, a.layer, ST_AsBinary(a.geom) AS wkb
-        FROM area a LEFT JOIN area p ON p.id = a.parent_id AND p.valid_to IS NULL
-        WHERE a.valid_to IS NULL AND a.level = %s ORDER BY a.code""",
-    "buildings": """
-        SELECT b.code, coalesce(b.name, '') AS name, coalesce(b.compound, '') AS compound,
-               coalesce(b.building_type, '') AS type, b.households, b.floors, b.units,
-               coalesce((SELECT array_agg(json_build_array(a.code, m.unit_from, m.unit_to, m.floor_from,
-                                                          m.floor_to, m.households)
-                                          ORDER BY a.code, m.unit_from, m.floor_from)
-                         FROM microgrid_member m JOIN area a ON a.id = m.microgrid_id AND a.valid_to IS NULL
-                         WHERE m.building_id = b.id), '{}') AS members,
-               ST_AsBinary(b.geom) AS wkb
-        FROM building b ORDER BY b.code""",
-    "party-cells": """
-        SELECT c.code, c.name, coalesce(c.branch, '') AS branch,
-               coalesce(string_agg(a.code, ';' ORDER BY a.code), '') AS microgrids
-        FROM party_cell c
-        LEFT JOIN party_cell_microgrid m ON m.party_cell_id = c.id
-        LEFT JOIN area a ON a.id = m.microgrid_id AND a.valid_to IS NULL
-        GROUP BY c.id ORDER BY c.code""",
-    "people": """
-        SELECT p.name, p.phone, p.role, coalesce(a.code, '') AS area, coalesce(c.code, '') AS party_cell
-        FROM person p
-        LEFT JOIN area a ON a.id = p.area_id AND a.valid_to IS NULL
-        LEFT JOIN party_cell c ON c.id = p.party_cell_id
-        ORDER BY p.role, area, party_cell, p.name""",
-}
-
 
 def export_frame(conn: psycopg.Connection, level: str, crs: str | None = None) -> gpd.GeoDataFrame:
     """Current rows of ``level`` as a GeoDataFrame with exactly the import columns (+ geometry)."""
     if level not in LEVELS:
         raise InvalidInput(f"unknown level {level!r}; use one of {', '.join(LEVELS)}", "level")
     if level in AREA_LEVELS:
-        cur = conn.execute(_QUERIES["area"], (AREA_LEVELS[level],))
+        cur = conn.execute(sql.load("export_areas"), (AREA_LEVELS[level],))
     else:
-        cur = conn.execute(_QUERIES[level])
+        cur = conn.execute(sql.load("export_" + level.replace("-", "_")))
     names = [d.name for d in cur.description]
     df = pd.DataFrame(cur.fetchall(), columns=names)
     if level == "buildings":

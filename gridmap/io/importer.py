@@ -501,10 +501,14 @@ def _validate_people(conn, level_name: str, frame, report: ImportReport) -> list
 
 
 def _write_people(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+    areas = sorted({r.values["area_id"] for r in rows if r.values["area_id"] is not None})
+    cells = sorted({r.values["cell_id"] for r in rows if r.values["cell_id"] is not None})
     current = {
         (role, area_id, cell_id, name): (pid, phone)
         for pid, name, phone, role, area_id, cell_id in conn.execute(
-            "SELECT id, name, phone, role, area_id, party_cell_id FROM person"
+            "SELECT id, name, phone, role, area_id, party_cell_id FROM person "
+            "WHERE area_id = ANY(%s) OR party_cell_id = ANY(%s)",
+            (areas, cells),
         ).fetchall()
     }
     for row in rows:

@@ -68,8 +68,6 @@ def read_table(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
             gdf.columns = [c if c == gdf.geometry.name else str(c).strip().lower() for c in gdf.columns]
             if gdf.geometry.name != "geometry":
                 gdf = gdf.rename_geometry("geometry")
-    except InvalidInput:
-        raise
     except Exception as exc:  # pyogrio/GDAL/pandas raise many types for an unreadable file
         raise InvalidInput(f"cannot read {path.name}: {exc}", "file") from exc
 
