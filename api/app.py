@@ -11,7 +11,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routes import health
+from api.limits import BodySizeLimit
+from api.routes import area_query, areas, health, lookup
 from gridmap import __version__
 from gridmap.db.connect import database_url, make_pool
 from gridmap.settings import Settings
@@ -45,7 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(lookup.router)
+    app.include_router(area_query.router)
+    app.include_router(areas.router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 
     @app.get("/", include_in_schema=False)

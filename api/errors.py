@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -38,10 +39,36 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        field = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")) or None
-        return JSONResponse(error_body("invalid_input", first.get("msg", "invalid request"), field), 422)
+        field = _field_name(first.get("loc", ()))
+        message = first.get("msg", "invalid request")
+        if first.get("type") == "extra_forbidden":
+            message = "unknown field; remove it (see the schema in /docs)"
+        elif first.get("type") == "json_invalid":
+            at = first.get("loc", ("body", "?"))[-1]
+            message = f"the body is not valid JSON (at character {at}): {first.get('ctx', {}).get('error', message)}"
+            field = "body"
+        return JSONResponse(error_body("invalid_input", f"{field}: {message}" if field else message, field), 422)
+
+    @app.exception_handler(psycopg.errors.QueryCanceled)
+    async def too_slow(request: Request, exc: psycopg.errors.QueryCanceled) -> JSONResponse:
+        message = "the query took longer than the statement timeout; ask for less (a smaller batch or area)"
+        return JSONResponse(error_body("timeout", message), 503, headers={"Retry-After": RETRY_AFTER_S})
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_down(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        message = "the database connection failed; retry shortly"
+        return JSONResponse(error_body(DatabaseUnavailable.code, message), 503, headers={"Retry-After": RETRY_AFTER_S})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+
+
+def _field_name(loc) -> str | None:
+    """``("body", 3, "lon")`` → ``points[3].lon`` style names callers can find in their request."""
+    parts = [p for p in loc if p not in ("body", "query", "path")]
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or ("body" if tuple(loc) == ("body",) else None)

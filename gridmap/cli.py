@@ -162,6 +162,80 @@ def export_cmd(
     console.print(f"wrote {n} {level} to {file}")
 
 
+def _print_chain(record: dict) -> None:
+    from gridmap.lookup import AREA_KEYS
+
+    table = Table(title=f"{record['match']} ({record['layer']} layer): {record['note']}")
+    for col in ("level", "code", "name", "households"):
+        table.add_column(col)
+    for key in AREA_KEYS:
+        area = record[key]
+        if area:
+            table.add_row(key, area["code"], area["name"], str(area["households"]))
+    for unit in record["units"] or []:
+        table.add_row("unit part", unit["microgrid"]["code"], unit["microgrid"]["name"], str(unit["households"]))
+    if record["party_cell"]:
+        table.add_row("party cell", record["party_cell"]["code"], record["party_cell"]["name"], "")
+    if record["building"]:
+        b = record["building"]
+        table.add_row("building", b["code"], b["name"] or "", str(b["households"]))
+    out.print(table)
+    people = Table(title="people to call")
+    for col in ("role", "name", "phone", "for"):
+        people.add_column(col)
+    for p in record["people"]:
+        people.add_row(p["role"], p["name"], p["phone"], p["area"] or p["party_cell"] or "")
+    out.print(people)
+
+
+@app.command("locate")
+def locate(
+    lon: float | None = typer.Argument(None, help="Longitude (omit with --file)"),
+    lat: float | None = typer.Argument(None, help="Latitude (omit with --file)"),
+    crs: str = typer.Option("wgs84", help="Input coordinates: wgs84, gcj02 or bd09"),
+    at: str | None = typer.Option(None, help="ISO-8601 date or time: who owned it then"),
+    layer: str = typer.Option("comprehensive", help="Grid layer; 'all' for every layer (single point)"),
+    unit: int | None = typer.Option(None, help="Stairwell unit in a split building"),
+    floor: int | None = typer.Option(None, help="Floor in a building split by floor"),
+    file: Path | None = typer.Option(None, "--file", help="CSV with lon, lat[, id] columns"),
+    out_file: Path | None = typer.Option(None, "--out", help="CSV to write (with --file)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON (single point)"),
+) -> None:
+    """Who owns a point: micro-grid, grid, community, subdistrict, party cell, people. Exit 1 on bad input."""
+    from gridmap.io.locate import locate_file
+    from gridmap.lookup import LookupOptions, lookup
+    from gridmap.points import check_crs, parse_at, point_to_wgs84
+
+    settings = Settings()
+    with _errors():
+        crs = check_crs(crs)
+        options = LookupOptions(parse_at(at, settings.timezone), layer, unit, floor, settings.nearest_m)
+        if file is not None:
+            if out_file is None or lon is not None:
+                _fail("give --file with --out, and no LON LAT", 2)
+            with connect(database_url(settings)) as conn, _progress() as bar:
+                task = bar.add_task("locate", total=None)
+                counts = locate_file(
+                    conn, file, out_file, crs, options, settings.lookup_batch_max,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )  # fmt: skip
+            console.print(
+                f"wrote {sum(counts.values())} rows to {out_file}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            )
+            return
+        if lon is None or lat is None:
+            _fail("give LON LAT, or --file points.csv --out owners.csv", 2)
+        point = point_to_wgs84(lon, lat, crs)
+        with connect(database_url(settings)) as conn:
+            result = lookup(conn, [point], options)[0]
+    records = result if isinstance(result, list) else [result]
+    if as_json:
+        out.print_json(json.dumps(result, ensure_ascii=False, default=str))
+        return
+    for record in records:
+        _print_chain(record)
+
+
 def _load_demo(settings: Settings, only_if_empty: bool) -> None:
     from gridmap.demo import is_empty, load_demo
 

@@ -20,7 +20,16 @@ _TO_WGS: dict[str, Callable] = {"gcj02": prcoords.gcj_wgs_bored, "bd09": prcoord
 _FROM_WGS: dict[str, Callable] = {"gcj02": prcoords.wgs_gcj, "bd09": prcoords.wgs_bd}
 
 
+def in_china(lon: float, lat: float) -> bool:
+    """True inside the rectangle where the GCJ-02/BD-09 offsets apply (prcoords' test); elsewhere
+    the Chinese datums equal WGS-84 and no point is shifted."""
+    return prcoords.sanity_in_china_p(prcoords.Coords(lat, lon))
+
+
 def _convert(lon: float, lat: float, fn: Callable) -> tuple[float, float]:
+    # prcoords' exact ("bored") inverses ignore its own check_china flag, so we test here, for both directions.
+    if not in_china(lon, lat):
+        return lon, lat
     out = fn(prcoords.Coords(lat, lon), False)
     return out.lon, out.lat
 

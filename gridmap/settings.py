@@ -25,6 +25,18 @@ class Settings(BaseSettings):
     pool_timeout_s: float = Field(default=5.0, gt=0)
     statement_timeout_ms: int = Field(default=2000, ge=0, description="0 disables the timeout.")
     static_dir: Path | None = Field(default=None, description="Defaults to the repository's static/.")
+    nearest_m: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="A point in no micro-grid goes to the nearest within this many metres.",
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="Zone of a date or time given without an offset (at=).")
+    lookup_batch_max: int = Field(default=10_000, ge=1, description="Most points in one POST /lookup.")
+    max_body_bytes: int = Field(default=4_000_000, ge=1024, description="Larger request bodies get 413.")
+    area_query_max_km2: float = Field(
+        default=50.0, gt=0, description="Largest polygon or circle POST /area accepts (km²)."
+    )
 
     @property
     def embedded_dir(self) -> Path:

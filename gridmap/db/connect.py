@@ -11,7 +11,8 @@ from gridmap.settings import Settings
 
 
 def _options(statement_timeout_ms: int = 0) -> dict:
-    options = "-c TimeZone=UTC"
+    # JIT compiles for ~0.4 s whenever a misestimated plan looks costly; our queries are short index probes.
+    options = "-c TimeZone=UTC -c jit=off"
     if statement_timeout_ms:
         options += f" -c statement_timeout={int(statement_timeout_ms)}"
     return {"options": options}

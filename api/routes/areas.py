@@ -1,0 +1,98 @@
+"""Areas as GeoJSON: /api/v1/areas, /areas/{id}, /areas/{id}/children, /code/{code}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from api.deps import Conn, SettingsDep, reject_unknown_query
+from gridmap.areas import AreaFilter, area_id_by_code, children, get_area, list_areas, parse_bbox, resolve_parent
+from gridmap.points import check_crs, parse_at
+
+router = APIRouter(prefix="/api/v1", tags=["areas"], dependencies=[Depends(reject_unknown_query)])
+
+Crs = Annotated[str, Query(description="CRS of the output coordinates (and of bbox): wgs84, gcj02 or bd09.")]
+At = Annotated[str | None, Query(description="ISO-8601 instant: the versions valid then. Default now.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
+Offset = Annotated[int, Query(ge=0, description="Features to skip.")]
+AreaId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Area id (stable across versions).")]
+
+GEOJSON = "application/geo+json"
+
+
+def _page_links(request: Request, page: dict, limit: int, offset: int) -> dict:
+    """Add OGC-style self/next/prev links."""
+
+    def href(new_offset: int) -> str:
+        query = dict(request.query_params) | {"offset": str(new_offset), "limit": str(limit)}
+        return f"{request.url.path}?{urlencode(query)}"
+
+    links = [{"rel": "self", "type": GEOJSON, "href": href(offset)}]
+    matched = page["numberMatched"]
+    if matched is not None and offset + page["numberReturned"] < matched:
+        links.append({"rel": "next", "type": GEOJSON, "href": href(offset + limit)})
+    if offset > 0:
+        links.append({"rel": "prev", "type": GEOJSON, "href": href(max(offset - limit, 0))})
+    return page | {"links": links}
+
+
+@router.get("/areas", summary="List areas (GeoJSON, paged)")
+def areas(
+    request: Request,
+    conn: Conn,
+    settings: SettingsDep,
+    level: Annotated[str | None, Query(description="subdistrict, community, grid or microgrid")] = None,
+    parent: Annotated[str | None, Query(description="Parent area id or code")] = None,
+    code: Annotated[str | None, Query(description="Code or code prefix, e.g. 440309002005")] = None,
+    layer: Annotated[str | None, Query(description="Grid layer")] = None,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat in crs")] = None,
+    crs: Crs = "wgs84",
+    at: At = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> JSONResponse:
+    """Areas valid at `at`, in code order, `limit` per page with `next`/`prev` links."""
+    crs = check_crs(crs)
+    f = AreaFilter(level=level, parent=resolve_parent(conn, parent), code=code, layer=layer, bbox=parse_bbox(bbox, crs))
+    page = list_areas(conn, f, parse_at(at, settings.timezone), crs, limit, offset)
+    return JSONResponse(_page_links(request, page, limit, offset), media_type=GEOJSON)
+
+
+@router.get("/areas/{area_id}", summary="One area as a GeoJSON Feature")
+def area(conn: Conn, settings: SettingsDep, area_id: AreaId, crs: Crs = "wgs84", at: At = None) -> JSONResponse:
+    """The version valid at `at` (default now); 404 when the area had none then."""
+    feature = get_area(conn, area_id, parse_at(at, settings.timezone), check_crs(crs))
+    return JSONResponse(feature, media_type=GEOJSON)
+
+
+@router.get("/areas/{area_id}/children", summary="The areas one level below (GeoJSON, paged)")
+def area_children(
+    request: Request,
+    conn: Conn,
+    settings: SettingsDep,
+    area_id: AreaId,
+    crs: Crs = "wgs84",
+    at: At = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> JSONResponse:
+    """Children valid at `at`, in code order."""
+    page = children(conn, area_id, parse_at(at, settings.timezone), check_crs(crs), limit, offset)
+    return JSONResponse(_page_links(request, page, limit, offset), media_type=GEOJSON)
+
+
+@router.get(
+    "/code/{code}",
+    summary="Redirect from an area code to the area",
+    status_code=307,
+    responses={307: {"description": "Location: /api/v1/areas/{id} (query string kept)"}},
+)
+def by_code(request: Request, conn: Conn, settings: SettingsDep, code: str, crs: Crs = "wgs84", at: At = None):
+    """`/code/440309002005` → `/api/v1/areas/6`, keeping `crs` and `at`."""
+    check_crs(crs)
+    area_id = area_id_by_code(conn, code, parse_at(at, settings.timezone))
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/api/v1/areas/{area_id}{query}", status_code=307)

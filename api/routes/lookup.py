@@ -1,0 +1,98 @@
+"""GET/POST /api/v1/lookup: who owns this point (or these points)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import JSONResponse
+
+from api.deps import Conn, SettingsDep, reject_unknown_query
+from api.schemas.lookup import LayeredRecord, LookupRecord, PointIn
+from gridmap.errors import InvalidInput
+from gridmap.lookup import ALL_LAYERS, LookupOptions, lookup
+from gridmap.points import check_crs, parse_at, point_to_wgs84
+from gridmap.settings import Settings
+
+router = APIRouter(prefix="/api/v1", tags=["lookup"], dependencies=[Depends(reject_unknown_query)])
+
+Crs = Annotated[str, Query(description="CRS of the input point(s): wgs84, gcj02 (AMap, WeChat) or bd09 (Baidu).")]
+At = Annotated[str | None, Query(description="ISO-8601 instant; answers with the areas valid then. Default now.")]
+Layer = Annotated[str, Query(description="Grid layer (多格合一); 'all' answers every layer.")]
+Unit = Annotated[int | None, Query(ge=1, le=200, description="Stairwell unit (单元) in a split building.")]
+Floor = Annotated[int | None, Query(ge=1, le=200, description="Floor in a building split by floor.")]
+
+_EXAMPLE = {"application/json": {"example": {"match": "inside", "owner": {"level": "microgrid"}, "note": "…"}}}
+
+
+def _options(settings: Settings, at: str | None, layer: str, unit: int | None, floor: int | None) -> LookupOptions:
+    return LookupOptions(
+        at=parse_at(at, settings.timezone), layer=layer, unit=unit, floor=floor, nearest_m=settings.nearest_m
+    )
+
+
+def _with_point(record: dict, lon: float, lat: float, crs: str, wgs: tuple[float, float]) -> dict:
+    return {"point": {"lon": lon, "lat": lat, "crs": crs, "wgs84": list(wgs)}, **record}
+
+
+@router.get(
+    "/lookup",
+    summary="Owner chain of one point",
+    response_model=LookupRecord | LayeredRecord,
+    responses={200: {"content": _EXAMPLE}},
+)
+def lookup_one(
+    conn: Conn,
+    settings: SettingsDep,
+    lon: Annotated[float, Query(description="Longitude", examples=[114.0405])],
+    lat: Annotated[float, Query(description="Latitude", examples=[22.6187])],
+    crs: Crs = "wgs84",
+    at: At = None,
+    layer: Layer = "comprehensive",
+    unit: Unit = None,
+    floor: Floor = None,
+) -> JSONResponse:
+    """Micro-grid, grid, community, subdistrict, party cell, building and the people to call.
+
+    `match` is `inside`, `nearest` (within GRIDMAP_NEAREST_M, `distance_m` set) or `unassigned`
+    (the enclosing grid/community/subdistrict is the fallback owner, `fallback: true`). On a shared
+    edge or corner the micro-grid with the lowest code wins."""
+    crs = check_crs(crs)
+    wgs = point_to_wgs84(lon, lat, crs)
+    result = lookup(conn, [wgs], _options(settings, at, layer, unit, floor))[0]
+    if layer == ALL_LAYERS:
+        return JSONResponse({"layers": [_with_point(r, lon, lat, crs, wgs) for r in result]})
+    return JSONResponse(_with_point(result, lon, lat, crs, wgs))
+
+
+@router.post(
+    "/lookup",
+    summary="Owner chains of many points, in input order",
+    response_model=list[LookupRecord] | list[LayeredRecord],
+)
+def lookup_many(
+    conn: Conn,
+    settings: SettingsDep,
+    points: Annotated[list[PointIn], Body(examples=[[{"id": "a", "lon": 114.0405, "lat": 22.6187}]])],
+    crs: Crs = "wgs84",
+    at: At = None,
+    layer: Layer = "comprehensive",
+    unit: Unit = None,
+    floor: Floor = None,
+) -> JSONResponse:
+    """Up to GRIDMAP_LOOKUP_BATCH_MAX points (default 10,000), one `crs` for the batch, resolved in one
+    SQL statement. Each record echoes your `id`. One bad point refuses the whole batch (422 naming it)."""
+    if len(points) > settings.lookup_batch_max:
+        raise InvalidInput(
+            f"{len(points)} points is over the limit of {settings.lookup_batch_max}; split the batch", "points"
+        )
+    crs = check_crs(crs)
+    wgs = [point_to_wgs84(p.lon, p.lat, crs, field=f"[{i}].") for i, p in enumerate(points)]
+    results = lookup(conn, wgs, _options(settings, at, layer, unit, floor))
+    out = []
+    for p, w, result in zip(points, wgs, results, strict=True):
+        if layer == ALL_LAYERS:
+            out.append({"id": p.id, "layers": [_with_point(r, p.lon, p.lat, crs, w) for r in result]})
+        else:
+            out.append({"id": p.id, **_with_point(result, p.lon, p.lat, crs, w)})
+    return JSONResponse(out)

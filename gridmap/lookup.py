@@ -1,0 +1,157 @@
+"""Coordinate → owner chain: micro-grid, grid, community, subdistrict, party cell, building, people.
+
+The rules (one SQL statement for any number of points, ``sql/lookup_points.sql``):
+
+* **inside** — the micro-grids whose territory covers the point, boundary included. A point on a
+  shared edge or corner is covered by several; the one with the **lowest code** wins, always.
+* A point inside a **building split by unit (单元) or floor** is covered by all of that building's
+  micro-grids, which share its footprint: they are all listed under ``units``, and ``microgrid`` is
+  set only when ``unit``/``floor`` pick exactly one.
+* **nearest** — in no micro-grid, but one lies within ``nearest_m`` metres (geodesic): that one,
+  with ``distance_m``; lowest code on equal distance.
+* **unassigned** — otherwise. The smallest enclosing grid, community or subdistrict is the fallback
+  owner (属地兜底), and ``fallback`` is true; with nothing around the point every area is null.
+* ``at`` answers with the area versions valid at that instant; ``layer`` picks the grid layer
+  (多格合一), ``"all"`` answers every layer present. Households are today's totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from gridmap import sql
+from gridmap.errors import InvalidInput
+from gridmap.levels import DEFAULT_LAYER
+
+AREA_KEYS = ("microgrid", "grid", "community", "subdistrict")
+ALL_LAYERS = "all"
+
+
+@dataclass(frozen=True)
+class LookupOptions:
+    """How to answer: which instant, which layer(s), which unit/floor of a split building."""
+
+    at: datetime | None = None
+    layer: str = DEFAULT_LAYER
+    unit: int | None = None
+    floor: int | None = None
+    nearest_m: float = 5.0
+
+
+def layers_present(conn: psycopg.Connection) -> list[str]:
+    """Every grid layer that has ever held an area, comprehensive first."""
+    rows = conn.execute(
+        "SELECT layer FROM (SELECT DISTINCT layer FROM area WHERE level IN ('grid', 'microgrid')) l"
+        " ORDER BY layer <> %s, layer",
+        (DEFAULT_LAYER,),
+    ).fetchall()
+    return [r[0] for r in rows] or [DEFAULT_LAYER]
+
+
+def check_layer(conn: psycopg.Connection, layer: str, allow_all: bool = True) -> list[str]:
+    """The layers a request means: ``[layer]``, or every layer present for ``"all"``. Raises
+    InvalidInput naming the known layers when ``layer`` holds no grids."""
+    if layer == DEFAULT_LAYER:
+        return [layer]
+    known = layers_present(conn)
+    if layer == ALL_LAYERS and allow_all:
+        return known
+    if layer not in known:
+        also = ", or 'all'" if allow_all else ""
+        raise InvalidInput(f"layer {layer!r} holds no grids; known layers: {', '.join(known)}{also}", "layer")
+    return [layer]
+
+
+def _check_options(options: LookupOptions) -> None:
+    for name in ("unit", "floor"):
+        value = getattr(options, name)
+        if value is not None and not 1 <= value <= 200:
+            raise InvalidInput(f"{name} must be between 1 and 200; got {value}", name)
+
+
+def _record(row: tuple, options: LookupOptions) -> dict:
+    ord_, layer, match, distance_m, chain, building, units, party_cell, people = row
+    chain = chain or {}
+    record = {"layer": layer, "match": match, "distance_m": round(distance_m, 2) if distance_m is not None else None}
+    record.update({key: chain.get(key) for key in AREA_KEYS})
+    owner = next((chain[key] for key in AREA_KEYS if chain.get(key)), None)
+    record["owner"] = {k: owner[k] for k in ("id", "code", "name", "level")} if owner else None
+    record["fallback"] = match == "unassigned" and owner is not None
+    if units and not record["microgrid"]:
+        record["note"] = _split_note(building, units, options)
+    else:
+        record["note"] = _note(match, distance_m, owner)
+    record.update(party_cell=party_cell, building=building, units=units, people=people or [])
+    return record
+
+
+def _part(unit: dict) -> str:
+    def span(lo, hi, word):
+        return f"{word} {lo}" if lo == hi and lo is not None else f"{word}s {lo or 1}–{hi or 'top'}"
+
+    return f"{span(unit['unit_from'], unit['unit_to'], 'unit')} {span(unit['floor_from'], unit['floor_to'], 'floor')}"
+
+
+def _split_note(building: dict, units: list[dict], options: LookupOptions) -> str:
+    n = len({u["microgrid"]["code"] for u in units})
+    head = f"building {building['code']} is split into {n} micro-grids by unit/floor"
+    if options.unit is None and options.floor is None:
+        return f"{head}; give unit (and floor) to pick one"
+    asked = " ".join(f"{k}={v}" for k, v in (("unit", options.unit), ("floor", options.floor)) if v is not None)
+    if not any(_matches(u, options) for u in units):
+        ordered = sorted(units, key=lambda u: (u["unit_from"] or 0, u["floor_from"] or 0))
+        return f"{head}; none holds {asked}; its parts: " + ", ".join(dict.fromkeys(_part(u) for u in ordered))
+    return f"{head}; {asked} matches more than one; give both unit and floor"
+
+
+def _matches(unit: dict, options: LookupOptions) -> bool:
+    def within(value, lo, hi):
+        return value is None or ((lo is None or lo <= value) and (hi is None or value <= hi))
+
+    return within(options.unit, unit["unit_from"], unit["unit_to"]) and within(
+        options.floor, unit["floor_from"], unit["floor_to"]
+    )
+
+
+def _note(match: str, distance_m: float | None, owner: dict | None) -> str:
+    if match == "inside":
+        return "inside a micro-grid"
+    if match == "nearest":
+        return f"in no micro-grid; the nearest is {distance_m:.1f} m away"
+    if owner:
+        return f"in no micro-grid: the enclosing {owner['level']} {owner['code']} owns it (属地兜底)"
+    return "outside every area: route to the default owner"
+
+
+def lookup(
+    conn: psycopg.Connection, points_wgs84: Sequence[tuple[float, float]], options: LookupOptions
+) -> list[dict] | list[list[dict]]:
+    """Resolve WGS-84 points (checked already) in one statement; results come in input order.
+
+    With one layer each result is a record; with ``layer="all"`` each is a list of records, one
+    per layer. A record holds match, distance_m, microgrid, grid, community, subdistrict, owner,
+    fallback, note, party_cell, building, units and people."""
+    _check_options(options)
+    layers = check_layer(conn, options.layer)
+    if not points_wgs84:
+        return []
+    params = {
+        "lon": [float(p[0]) for p in points_wgs84],
+        "lat": [float(p[1]) for p in points_wgs84],
+        "layers": layers,
+        "at": options.at,
+        "nearest_m": options.nearest_m,
+        "unit": options.unit,
+        "floor": options.floor,
+    }
+    rows = conn.execute(sql.load("lookup_points"), params, prepare=True).fetchall()
+    if options.layer != ALL_LAYERS:
+        return [_record(row, options) for row in rows]
+    grouped: list[list[dict]] = [[] for _ in points_wgs84]
+    for row in rows:
+        grouped[row[0] - 1].append(_record(row, options))
+    return grouped
