@@ -90,6 +90,28 @@ def demo_db_shared(server_url: str, demo_template: str) -> Iterator[str]:
     yield from _copy(server_url, demo_template)
 
 
+@pytest.fixture(scope="session")
+def handmade_template(server_url: str, empty_template: str, tmp_path_factory) -> str:
+    """Name of a migrated database holding the hand-made lookup city (tests/handmade.py)."""
+    from tests.handmade import load_handmade
+
+    name = "gm_template_handmade"
+    load_handmade(create_database(server_url, name, empty_template), tmp_path_factory.mktemp("handmade"))
+    return name
+
+
+@pytest.fixture(scope="module")
+def handmade_db(server_url: str, handmade_template: str) -> Iterator[str]:
+    """URL of a hand-made-city copy shared by one module's read-only tests."""
+    yield from _copy(server_url, handmade_template)
+
+
+@pytest.fixture
+def handmade_db_writable(server_url: str, handmade_template: str) -> Iterator[str]:
+    """URL of a fresh hand-made-city copy for one test that writes."""
+    yield from _copy(server_url, handmade_template)
+
+
 class LiveServer:
     """The real app under uvicorn on 127.0.0.1 in a background thread."""
 

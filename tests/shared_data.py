@@ -1,0 +1,18 @@
+"""The public development data in ../shared/data (not shipped with the project; CI has it beside the repo)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(os.environ.get("GRIDMAP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def shared_file(name: str) -> Path:
+    """Path of ``name`` in the shared data; the test is skipped (reported, never counted as passed) without it."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is missing (set GRIDMAP_SHARED_DATA)")
+    return path
