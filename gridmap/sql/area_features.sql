@@ -17,7 +17,7 @@ WHERE a.valid_from <= coalesce(%(at)s::timestamptz, now())
   AND (%(code)s::text IS NULL OR a.code LIKE %(code)s::text || '%%')
   AND (%(layer)s::text IS NULL OR a.layer = %(layer)s::text)
   AND (%(bbox)s::float8[] IS NULL
-       OR a.geom && ST_MakeEnvelope((%(bbox)s::float8[])[1], (%(bbox)s::float8[])[2],
-                                    (%(bbox)s::float8[])[3], (%(bbox)s::float8[])[4], 4326))
+       OR ST_Intersects(a.geom, ST_MakeEnvelope((%(bbox)s::float8[])[1], (%(bbox)s::float8[])[2],
+                                    (%(bbox)s::float8[])[3], (%(bbox)s::float8[])[4], 4326)))
 ORDER BY a.code
 LIMIT %(limit)s OFFSET %(offset)s
