@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system lint clean-db vendor fixtures
+.PHONY: run test setup system lint clean-db vendor fixtures bench-lookup
 
 setup: system $(STAMP)
 
@@ -28,6 +28,10 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Lookup throughput and batch speed as ratios against baselines measured in the same run (not a test).
+bench-lookup: setup
+	$(BIN)/python bench/lookup.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,0 +1,214 @@
+"""Lookup benchmark: single lookups over HTTP against a constant FastAPI endpoint, and batch lookups
+against an in-process geopandas sjoin, each baseline measured in the same run. Every answer is checked
+against the micro-grid the point was drawn from (100% required, else the run fails).
+
+    .venv/bin/python bench/lookup.py [--seconds 10] [--connections 16] [--points 20000]
+
+Uses GRIDMAP_DATABASE_URL, or the embedded cluster (started and loaded with the demo city if needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import psycopg
+import shapely
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gridmap.db.connect import database_url  # noqa: E402
+from gridmap.db.embedded import EmbeddedCluster, free_port  # noqa: E402
+from gridmap.db.migrate import migrate  # noqa: E402
+from gridmap.demo import is_empty, load_demo  # noqa: E402
+from gridmap.settings import Settings  # noqa: E402
+
+
+def _database() -> str:
+    settings = Settings()
+    if not settings.database_url:
+        EmbeddedCluster(settings.embedded_dir).start()
+    url = database_url(settings)
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        if is_empty(conn):
+            print("loading the demo city …", flush=True)
+            load_demo(conn)
+    return url
+
+
+def _sample(url: str, n: int, seed: int = 7) -> tuple[list[tuple[float, float]], list[str], gpd.GeoDataFrame]:
+    """n points strictly inside micro-grids that own their territory alone (no unit split), with the
+    code each must resolve to; and every current micro-grid as a GeoDataFrame for the sjoin baseline."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """SELECT a.code, ST_AsBinary(a.geom),
+                      EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = a.id
+                              AND (m.unit_from IS NOT NULL OR m.floor_from IS NOT NULL)) AS split
+               FROM area a WHERE a.level = 'microgrid' AND a.valid_to IS NULL AND a.layer = 'comprehensive'"""
+        ).fetchall()
+    frame = gpd.GeoDataFrame(
+        {"code": [r[0] for r in rows]}, geometry=shapely.from_wkb([r[1] for r in rows]), crs="EPSG:4326"
+    )
+    rng = np.random.default_rng(seed)
+    usable = [i for i, r in enumerate(rows) if not r[2]]
+    points, codes = [], []
+    while len(points) < n:
+        i = usable[rng.integers(len(usable))]
+        inner = frame.geometry.iloc[i].buffer(-0.00001)
+        if inner.is_empty:
+            continue
+        x0, y0, x1, y1 = inner.bounds
+        for _ in range(20):
+            p = shapely.Point(rng.uniform(x0, x1), rng.uniform(y0, y1))
+            if inner.contains(p):
+                points.append((p.x, p.y))
+                codes.append(frame.code.iloc[i])
+                break
+    return points, codes, frame
+
+
+def _serve(target: list[str], port: int, env: dict, workers: int) -> subprocess.Popen:
+    args = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    proc = subprocess.Popen(args, cwd=ROOT, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/lookup?lon=114.04&lat=22.62", timeout=2).status_code < 500:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+async def _hammer(port: int, points, codes, seconds: float, connections: int, check: bool) -> dict:
+    latencies: list[float] = []
+    wrong = 0
+    stop = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=30) as client:
+
+        async def worker(k: int) -> None:
+            nonlocal wrong
+            i = k
+            while time.perf_counter() < stop:
+                lon, lat = points[i % len(points)]
+                t = time.perf_counter()
+                r = await client.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
+                latencies.append(time.perf_counter() - t)
+                if check and (
+                    r.status_code != 200 or (r.json()["microgrid"] or {}).get("code") != codes[i % len(codes)]
+                ):
+                    wrong += 1
+                i += connections
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(connections)))
+        elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "wrong": wrong,
+    }
+
+
+def bench_single(url: str, points, codes, seconds: float, connections: int) -> dict:
+    """GET /api/v1/lookup against the constant endpoint, both under uvicorn with one worker per core."""
+    workers = os.cpu_count() or 1
+    env = {**os.environ, "GRIDMAP_DATABASE_URL": url}
+    results = {}
+    for name, target in (("baseline", ["bench.baseline_app:app"]), ("gridmap", ["--factory", "api.app:create_app"])):
+        port = free_port()
+        proc = _serve(target, port, env, workers)
+        try:
+            asyncio.run(_hammer(port, points, codes, 2, connections, check=False))  # warm up
+            results[name] = asyncio.run(_hammer(port, points, codes, seconds, connections, check=name == "gridmap"))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    if results["gridmap"]["wrong"]:
+        raise SystemExit(f"{results['gridmap']['wrong']} wrong single answers: the run fails")
+    results["ratio_rps"] = results["gridmap"]["rps"] / results["baseline"]["rps"]
+    return results
+
+
+def bench_batch(url: str, points, codes, frame: gpd.GeoDataFrame, batch: int = 10_000) -> dict:
+    """POST /api/v1/lookup with ``batch`` points against geopandas.sjoin(within) in process."""
+    pts = points[:batch]
+    env = {**os.environ, "GRIDMAP_DATABASE_URL": url}
+    port = free_port()
+    proc = _serve(["--factory", "api.app:create_app"], port, env, 1)
+    try:
+        body = [{"id": i, "lon": x, "lat": y} for i, (x, y) in enumerate(pts)]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
+            client.post("/api/v1/lookup", json=body[:100])  # warm up
+            t = time.perf_counter()
+            r = client.post("/api/v1/lookup", json=body)
+            http_s = time.perf_counter() - t
+        answers = [(rec["microgrid"] or {}).get("code") for rec in r.json()]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    wrong = sum(a != c for a, c in zip(answers, codes[:batch], strict=True))
+    if wrong:
+        raise SystemExit(f"{wrong} wrong batch answers: the run fails")
+    t = time.perf_counter()
+    gdf = gpd.GeoDataFrame(geometry=gpd.points_from_xy([p[0] for p in pts], [p[1] for p in pts]), crs="EPSG:4326")
+    joined = gpd.sjoin(gdf, frame, predicate="within", how="left")
+    sjoin_s = time.perf_counter() - t
+    assert len(joined) >= len(pts)
+    return {
+        "points": len(pts),
+        "gridmap": {"seconds": http_s, "points_per_s": len(pts) / http_s},
+        "baseline": {"seconds": sjoin_s, "points_per_s": len(pts) / sjoin_s},
+        "ratio_points_per_s": sjoin_s / http_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--points", type=int, default=20_000)
+    args = parser.parse_args()
+    url = _database()
+    points, codes, frame = _sample(url, args.points)
+    single = bench_single(url, points, codes, args.seconds, args.connections)
+    batch = bench_batch(url, points, codes, frame)
+    s, b = single, batch
+    print(f"\n{'benchmark':<22}{'gridmap':>16}{'baseline':>16}{'ratio':>8}   notes")
+    print(
+        f"{'single lookup (HTTP)':<22}{s['gridmap']['rps']:>12.0f} r/s{s['baseline']['rps']:>12.0f} r/s"
+        f"{s['ratio_rps']:>8.2f}   p50 {s['gridmap']['p50_ms']:.1f} ms, p99 {s['gridmap']['p99_ms']:.1f} ms "
+        f"(baseline p99 {s['baseline']['p99_ms']:.1f} ms), {s['gridmap']['requests']} answers all correct"
+    )
+    gp, bp = b["gridmap"]["points_per_s"], b["baseline"]["points_per_s"]
+    print(f"{'batch lookup (10k)':<22}{gp:>12.0f} p/s{bp:>12.0f} p/s"
+          f"{b['ratio_points_per_s']:>8.2f}   HTTP POST {b['gridmap']['seconds']:.2f} s vs in-process sjoin "
+          f"{b['baseline']['seconds']:.2f} s, all correct")  # fmt: skip
+    out = ROOT / "bench" / "results" / f"lookup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    out.write_text(json.dumps({"machine": machine, "args": vars(args), "single": single, "batch": batch}, indent=2))
+    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
