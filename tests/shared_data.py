@@ -11,8 +11,8 @@ SHARED_DATA = Path(os.environ.get("GRIDMAP_SHARED_DATA", Path(__file__).resolve(
 
 
 def shared_file(name: str) -> Path:
-    """Path of ``name`` in the shared data; the test is skipped (reported, never counted as passed) without it."""
+    """Path of ``name`` in the shared data; without it the test fails (a skip would prove nothing)."""
     path = SHARED_DATA / name
     if not path.exists():
-        pytest.skip(f"{path} is missing (set GRIDMAP_SHARED_DATA)")
+        pytest.fail(f"{path} is missing: put ../shared beside the repository or set GRIDMAP_SHARED_DATA")
     return path

@@ -12,7 +12,6 @@ from api.schemas.lookup import LayeredRecord, LookupRecord, PointIn
 from gridmap.errors import InvalidInput
 from gridmap.lookup import ALL_LAYERS, LookupOptions, lookup
 from gridmap.points import check_crs, parse_at, point_to_wgs84
-from gridmap.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["lookup"], dependencies=[Depends(reject_unknown_query)])
 
@@ -25,10 +24,22 @@ Floor = Annotated[int | None, Query(ge=1, le=200, description="Floor in a buildi
 _EXAMPLE = {"application/json": {"example": {"match": "inside", "owner": {"level": "microgrid"}, "note": "…"}}}
 
 
-def _options(settings: Settings, at: str | None, layer: str, unit: int | None, floor: int | None) -> LookupOptions:
-    return LookupOptions(
+def _lookup_query(
+    settings: SettingsDep,
+    crs: Crs = "wgs84",
+    at: At = None,
+    layer: Layer = "comprehensive",
+    unit: Unit = None,
+    floor: Floor = None,
+) -> tuple[str, LookupOptions]:
+    options = LookupOptions(
         at=parse_at(at, settings.timezone), layer=layer, unit=unit, floor=floor, nearest_m=settings.nearest_m
     )
+    return check_crs(crs), options
+
+
+# The query parameters GET and POST share: (crs, options).
+LookupQuery = Annotated[tuple[str, LookupOptions], Depends(_lookup_query)]
 
 
 def _with_point(record: dict, lon: float, lat: float, crs: str, wgs: tuple[float, float]) -> dict:
@@ -43,24 +54,19 @@ def _with_point(record: dict, lon: float, lat: float, crs: str, wgs: tuple[float
 )
 def lookup_one(
     conn: Conn,
-    settings: SettingsDep,
+    query: LookupQuery,
     lon: Annotated[float, Query(description="Longitude", examples=[114.0405])],
     lat: Annotated[float, Query(description="Latitude", examples=[22.6187])],
-    crs: Crs = "wgs84",
-    at: At = None,
-    layer: Layer = "comprehensive",
-    unit: Unit = None,
-    floor: Floor = None,
 ) -> JSONResponse:
     """Micro-grid, grid, community, subdistrict, party cell, building and the people to call.
 
     `match` is `inside`, `nearest` (within GRIDMAP_NEAREST_M, `distance_m` set) or `unassigned`
     (the enclosing grid/community/subdistrict is the fallback owner, `fallback: true`). On a shared
     edge or corner the micro-grid with the lowest code wins."""
-    crs = check_crs(crs)
+    crs, options = query
     wgs = point_to_wgs84(lon, lat, crs)
-    result = lookup(conn, [wgs], _options(settings, at, layer, unit, floor))[0]
-    if layer == ALL_LAYERS:
+    result = lookup(conn, [wgs], options)[0]
+    if options.layer == ALL_LAYERS:
         return JSONResponse({"layers": [_with_point(r, lon, lat, crs, wgs) for r in result]})
     return JSONResponse(_with_point(result, lon, lat, crs, wgs))
 
@@ -73,12 +79,8 @@ def lookup_one(
 def lookup_many(
     conn: Conn,
     settings: SettingsDep,
+    query: LookupQuery,
     points: Annotated[list[PointIn], Body(examples=[[{"id": "a", "lon": 114.0405, "lat": 22.6187}]])],
-    crs: Crs = "wgs84",
-    at: At = None,
-    layer: Layer = "comprehensive",
-    unit: Unit = None,
-    floor: Floor = None,
 ) -> JSONResponse:
     """Up to GRIDMAP_LOOKUP_BATCH_MAX points (default 10,000), one `crs` for the batch, resolved in one
     SQL statement. Each record echoes your `id`. One bad point refuses the whole batch (422 naming it)."""
@@ -86,12 +88,12 @@ def lookup_many(
         raise InvalidInput(
             f"{len(points)} points is over the limit of {settings.lookup_batch_max}; split the batch", "points"
         )
-    crs = check_crs(crs)
+    crs, options = query
     wgs = [point_to_wgs84(p.lon, p.lat, crs, field=f"[{i}].") for i, p in enumerate(points)]
-    results = lookup(conn, wgs, _options(settings, at, layer, unit, floor))
+    results = lookup(conn, wgs, options)
     out = []
     for p, w, result in zip(points, wgs, results, strict=True):
-        if layer == ALL_LAYERS:
+        if options.layer == ALL_LAYERS:
             out.append({"id": p.id, "layers": [_with_point(r, p.lon, p.lat, crs, w) for r in result]})
         else:
             out.append({"id": p.id, **_with_point(result, p.lon, p.lat, crs, w)})
