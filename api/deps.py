@@ -8,6 +8,7 @@ from typing import Annotated
 import psycopg
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from psycopg_pool import PoolTimeout
 
 from gridmap.errors import DatabaseUnavailable, InvalidInput
@@ -26,10 +27,19 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _query_names(dependant: Dependant) -> set[str]:
+def _query_names(dependant: Dependant) -> frozenset[str]:
     names = {param.alias for param in dependant.query_params}
     for sub in dependant.dependencies:
         names |= _query_names(sub)
+    return frozenset(names)
+
+
+def _route_query_names(route: APIRoute) -> frozenset[str]:
+    """A route's declared query parameters; they never change, so they are computed once and kept on the
+    route (APIRoute is unhashable, and ids of routes of discarded apps get reused, so no cache by key)."""
+    names = route.__dict__.get("_gridmap_query_names")
+    if names is None:
+        names = route._gridmap_query_names = _query_names(route.dependant)
     return names
 
 
@@ -38,7 +48,7 @@ def reject_unknown_query(request: Request) -> None:
     route = request.scope.get("route")
     if route is None:
         return
-    known = _query_names(route.dependant)
+    known = _route_query_names(route)
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise InvalidInput(

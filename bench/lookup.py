@@ -34,6 +34,7 @@ from gridmap.db.connect import database_url  # noqa: E402
 from gridmap.db.embedded import EmbeddedCluster, free_port  # noqa: E402
 from gridmap.db.migrate import migrate  # noqa: E402
 from gridmap.demo import is_empty, load_demo  # noqa: E402
+from gridmap.lookup import LookupOptions, lookup  # noqa: E402
 from gridmap.settings import Settings  # noqa: E402
 
 
@@ -183,6 +184,34 @@ def bench_batch(url: str, points, codes, frame: gpd.GeoDataFrame, batch: int = 1
     }
 
 
+def bench_core(url: str, points, codes, calls: int = 500, batch: int = 10_000) -> dict:
+    """The database's own share: ``gridmap.lookup.lookup`` in process over one psycopg connection,
+    one point per call and one 10,000-point batch (no HTTP, no JSON response)."""
+    options = LookupOptions()
+    with psycopg.connect(url, options="-c jit=off") as conn:
+        for p in points[:20]:  # warm up: the statement is prepared after the first call
+            lookup(conn, [p], options)
+        times, wrong = [], 0
+        for p, code in zip(points[:calls], codes[:calls], strict=True):
+            t = time.perf_counter()
+            record = lookup(conn, [p], options)[0]
+            times.append(time.perf_counter() - t)
+            wrong += (record["microgrid"] or {}).get("code") != code
+        t = time.perf_counter()
+        records = lookup(conn, points[:batch], options)
+        batch_s = time.perf_counter() - t
+    wrong += sum((r["microgrid"] or {}).get("code") != c for r, c in zip(records, codes[:batch], strict=True))
+    if wrong:
+        raise SystemExit(f"{wrong} wrong in-process answers: the run fails")
+    times.sort()
+    return {
+        "single_p50_ms": 1000 * statistics.median(times),
+        "single_p99_ms": 1000 * times[int(0.99 * (len(times) - 1))],
+        "batch_seconds": batch_s,
+        "batch_us_per_point": 1e6 * batch_s / len(records),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
@@ -193,6 +222,7 @@ def main() -> None:
     points, codes, frame = _sample(url, args.points)
     single = bench_single(url, points, codes, args.seconds, args.connections)
     batch = bench_batch(url, points, codes, frame)
+    core = bench_core(url, points, codes)
     s, b = single, batch
     print(f"\n{'benchmark':<22}{'gridmap':>16}{'baseline':>16}{'ratio':>8}   notes")
     print(
@@ -204,9 +234,15 @@ def main() -> None:
     print(f"{'batch lookup (10k)':<22}{gp:>12.0f} p/s{bp:>12.0f} p/s"
           f"{b['ratio_points_per_s']:>8.2f}   HTTP POST {b['gridmap']['seconds']:.2f} s vs in-process sjoin "
           f"{b['baseline']['seconds']:.2f} s, all correct")  # fmt: skip
+    print(
+        f"{'in process (no HTTP)':<22}one point p50 {core['single_p50_ms']:.2f} ms, p99 {core['single_p99_ms']:.2f} ms;"
+        f" 10k batch {core['batch_seconds']:.2f} s = {core['batch_us_per_point']:.0f} µs/point, all correct"
+    )
     out = ROOT / "bench" / "results" / f"lookup-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     machine = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
-    out.write_text(json.dumps({"machine": machine, "args": vars(args), "single": single, "batch": batch}, indent=2))
+    out.write_text(
+        json.dumps({"machine": machine, "args": vars(args), "single": single, "batch": batch, "core": core}, indent=2)
+    )
     print(f"\nwrote {out.relative_to(ROOT)}")
 
 

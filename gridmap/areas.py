@@ -59,18 +59,19 @@ def check_filter(f: AreaFilter) -> None:
         raise InvalidInput(f"code must be digits (a code or its prefix); got {f.code!r}", "code")
 
 
-def resolve_parent(conn: psycopg.Connection, parent: str | None) -> int | None:
-    """An area id, or an area code (9/12/15 digits) turned into its id; None when not given."""
+def resolve_parent(conn: psycopg.Connection, parent: str | None, at: datetime | None = None) -> int | None:
+    """An area id, or an area code (9/12/15 digits) held at ``at`` turned into its id; None when not given."""
     if parent is None or parent == "":
         return None
     if _CODE.fullmatch(parent) and len(parent) < 18:
-        row = conn.execute("SELECT id FROM area WHERE code = %s ORDER BY valid_from DESC LIMIT 1", (parent,)).fetchone()
-        if row is None:
-            raise NotFound(f"no area has code {parent}")
-        return row[0]
+        return area_id_by_code(conn, parent, at)
     if parent.isdigit():
         return int(parent)
     raise InvalidInput(f"parent must be an area id or code; got {parent!r}", "parent")
+
+
+def _missing(what: str, at: datetime | None) -> NotFound:
+    return NotFound(what + (f" at {at.isoformat()}" if at else ""))
 
 
 def _feature(properties: dict, wkb: bytes, crs: str) -> dict:
@@ -101,8 +102,7 @@ def get_area(conn: psycopg.Connection, area_id: int, at: datetime | None = None,
     """The version of area ``area_id`` valid at ``at`` as a GeoJSON Feature, or NotFound."""
     features, _ = _query(conn, at, crs, 1, 0, id_=area_id)
     if not features:
-        when = f" at {at.isoformat()}" if at else ""
-        raise NotFound(f"area {area_id} has no version{when}")
+        raise _missing(f"area {area_id} has no version", at)
     return features[0]
 
 
@@ -111,12 +111,12 @@ def area_id_by_code(conn: psycopg.Connection, code: str, at: datetime | None = N
     if not _CODE.fullmatch(code):
         raise InvalidInput(f"{code!r} is not an area code (9, 12, 15 or 18 digits)", "code")
     row = conn.execute(
-        "SELECT id FROM area WHERE code = %(code)s AND valid_from <= coalesce(%(at)s::timestamptz, now())"
-        " AND (valid_to IS NULL OR valid_to > coalesce(%(at)s::timestamptz, now()))",
+        "SELECT id FROM area"
+        " WHERE code = %(code)s AND valid_at(valid_from, valid_to, coalesce(%(at)s::timestamptz, now()))",
         {"code": code, "at": at},
     ).fetchone()
     if row is None:
-        raise NotFound(f"no area has code {code}" + (f" at {at.isoformat()}" if at else ""))
+        raise _missing(f"no area has code {code}", at)
     return row[0]
 
 
@@ -141,5 +141,10 @@ def list_areas(
 
 def children(conn: psycopg.Connection, area_id: int, at=None, crs="wgs84", limit=100, offset=0) -> dict:
     """The areas whose parent is ``area_id`` (at ``at``), as a page like ``list_areas``."""
-    get_area(conn, area_id, at)  # 404 for an unknown parent, rather than an empty list
+    known = conn.execute(
+        "SELECT 1 FROM area WHERE id = %(id)s AND valid_at(valid_from, valid_to, coalesce(%(at)s::timestamptz, now()))",
+        {"id": area_id, "at": at},
+    ).fetchone()
+    if known is None:  # 404 for an unknown parent, rather than an empty list
+        raise _missing(f"area {area_id} has no version", at)
     return list_areas(conn, AreaFilter(parent=area_id), at, crs, limit, offset)

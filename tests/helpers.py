@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+
+GRIDMAP_COMMAND = str(Path(sys.executable).parent / "gridmap")
 
 SUB = "440309901"
 COMM = SUB + "001"
@@ -72,3 +77,15 @@ def small_city(tmp: Path) -> dict[str, Path]:
         ],
     }
     return {level: write_geojson(tmp / f"{level}.geojson", feats) for level, feats in files.items()}
+
+
+def cli_env(**extra) -> dict[str, str]:
+    """The environment without our own GRIDMAP_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
+    env.update(extra)
+    return env
+
+
+def cli(*args, **env) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``gridmap`` command as a user would, with ``env`` added to a clean environment."""
+    return subprocess.run([GRIDMAP_COMMAND, *args], capture_output=True, text=True, env=cli_env(**env), timeout=300)

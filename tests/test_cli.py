@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,55 +12,43 @@ from pathlib import Path
 import httpx
 
 from gridmap.db.embedded import EmbeddedCluster, free_port
-from tests.helpers import connect, count, small_city
-
-GRIDMAP = str(Path(sys.executable).parent / "gridmap")
-
-
-def _env(**extra) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
-    env.update(extra)
-    return env
-
-
-def _cli(*args, **env) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GRIDMAP, *args], capture_output=True, text=True, env=_env(**env), timeout=300)
+from tests.helpers import GRIDMAP_COMMAND, cli, cli_env, connect, count, small_city
 
 
 def test_import_dry_run_commit_and_export(empty_db, tmp_path):
     files = small_city(tmp_path)
-    dry = _cli("import", "subdistricts", str(files["subdistricts"]), GRIDMAP_DATABASE_URL=empty_db)
+    dry = cli("import", "subdistricts", str(files["subdistricts"]), GRIDMAP_DATABASE_URL=empty_db)
     assert dry.returncode == 0, dry.stderr
     assert "dry run" in dry.stdout
     with connect(empty_db) as conn:
         assert count(conn, "area") == 0
-    done = _cli(
+    done = cli(
         "import", "subdistricts", str(files["subdistricts"]), "--commit", "--json", GRIDMAP_DATABASE_URL=empty_db
     )
     assert done.returncode == 0 and '"committed": true' in done.stdout
-    bad = _cli("import", "communities", str(files["subdistricts"]), "--commit", GRIDMAP_DATABASE_URL=empty_db)
+    bad = cli("import", "communities", str(files["subdistricts"]), "--commit", GRIDMAP_DATABASE_URL=empty_db)
     assert bad.returncode == 1 and "row 1" in bad.stdout
-    unknown = _cli("import", "districts", str(files["subdistricts"]), GRIDMAP_DATABASE_URL=empty_db)
+    unknown = cli("import", "districts", str(files["subdistricts"]), GRIDMAP_DATABASE_URL=empty_db)
     assert unknown.returncode == 2 and "unknown level" in unknown.stderr
     out = tmp_path / "out.geojson"
-    exported = _cli("export", "subdistricts", str(out), GRIDMAP_DATABASE_URL=empty_db)
+    exported = cli("export", "subdistricts", str(out), GRIDMAP_DATABASE_URL=empty_db)
     assert exported.returncode == 0 and out.exists()
 
 
 def test_embedded_database_start_status_stop():
     data = tempfile.mkdtemp(prefix="gridmap-cli-")
     try:
-        started = _cli("db", "start", GRIDMAP_DATA_DIR=data)
+        started = cli("db", "start", GRIDMAP_DATA_DIR=data)
         assert started.returncode == 0, started.stderr
         url = started.stdout.strip()
         assert url.startswith("postgresql://") and "127.0.0.1" in url
-        assert _cli("db", "start", GRIDMAP_DATA_DIR=data).stdout.strip() == url  # idempotent
-        assert _cli("db", "migrate", GRIDMAP_DATA_DIR=data).returncode == 0
-        status = _cli("db", "status", GRIDMAP_DATA_DIR=data)
+        assert cli("db", "start", GRIDMAP_DATA_DIR=data).stdout.strip() == url  # idempotent
+        assert cli("db", "migrate", GRIDMAP_DATA_DIR=data).returncode == 0
+        status = cli("db", "status", GRIDMAP_DATA_DIR=data)
         assert status.returncode == 0 and "running" in status.stdout
-        assert _cli("db", "stop", GRIDMAP_DATA_DIR=data).returncode == 0
-        assert _cli("db", "status", GRIDMAP_DATA_DIR=data).returncode == 3
-        no_db = _cli("export", "communities", str(Path(data) / "x.csv"), GRIDMAP_DATA_DIR=data)
+        assert cli("db", "stop", GRIDMAP_DATA_DIR=data).returncode == 0
+        assert cli("db", "status", GRIDMAP_DATA_DIR=data).returncode == 3
+        no_db = cli("export", "communities", str(Path(data) / "x.csv"), GRIDMAP_DATA_DIR=data)
         assert no_db.returncode == 1 and "gridmap db start" in no_db.stderr
     finally:
         EmbeddedCluster(Path(data) / "pg").destroy()
@@ -70,11 +56,11 @@ def test_embedded_database_start_status_stop():
 
 def _run_until_healthy(data: str, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [GRIDMAP, "run"],
+        [GRIDMAP_COMMAND, "run"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=_env(GRIDMAP_DATA_DIR=data, GRIDMAP_PORT=str(port)),
+        env=cli_env(GRIDMAP_DATA_DIR=data, GRIDMAP_PORT=str(port)),
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:

@@ -55,9 +55,11 @@ def areas(
     offset: Offset = 0,
 ) -> JSONResponse:
     """Areas valid at `at`, in code order, `limit` per page with `next`/`prev` links."""
-    crs = check_crs(crs)
-    f = AreaFilter(level=level, parent=resolve_parent(conn, parent), code=code, layer=layer, bbox=parse_bbox(bbox, crs))
-    page = list_areas(conn, f, parse_at(at, settings.timezone), crs, limit, offset)
+    crs, when = check_crs(crs), parse_at(at, settings.timezone)
+    f = AreaFilter(
+        level=level, parent=resolve_parent(conn, parent, when), code=code, layer=layer, bbox=parse_bbox(bbox, crs)
+    )
+    page = list_areas(conn, f, when, crs, limit, offset)
     return JSONResponse(_page_links(request, page, limit, offset), media_type=GEOJSON)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from gridmap.errors import GridmapError, InvalidInput
+from gridmap.errors import InvalidInput
 from gridmap.io.report import RowError
 from gridmap.lookup import ALL_LAYERS, AREA_KEYS, LookupOptions, lookup
 from gridmap.points import point_to_wgs84
@@ -21,15 +21,13 @@ OUT_COLUMNS = (
 )  # fmt: skip
 
 
-class BadRows(GridmapError):
+class BadRows(InvalidInput):
     """Rows of the input file that cannot be looked up; nothing was written."""
-
-    code = "invalid_input"
 
     def __init__(self, errors: list[RowError]):
         shown = "; ".join(str(e) for e in errors[:10])
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
-        super().__init__(f"{len(errors)} bad row(s): {shown}{more}")
+        super().__init__(f"{len(errors)} bad row(s): {shown}{more}", "file")
         self.errors = errors
 
 

@@ -6,11 +6,8 @@ SELECT area_json(a) || jsonb_build_object('parent', CASE WHEN p.id IS NOT NULL
        ST_AsBinary(a.geom) AS wkb,
        count(*) OVER () AS matched
 FROM area a
-LEFT JOIN area p ON p.id = a.parent_id
-    AND p.valid_from <= coalesce(%(at)s::timestamptz, now())
-    AND (p.valid_to IS NULL OR p.valid_to > coalesce(%(at)s::timestamptz, now()))
-WHERE a.valid_from <= coalesce(%(at)s::timestamptz, now())
-  AND (a.valid_to IS NULL OR a.valid_to > coalesce(%(at)s::timestamptz, now()))
+LEFT JOIN area p ON p.id = a.parent_id AND valid_at(p.valid_from, p.valid_to, coalesce(%(at)s::timestamptz, now()))
+WHERE valid_at(a.valid_from, a.valid_to, coalesce(%(at)s::timestamptz, now()))
   AND (%(id)s::bigint IS NULL OR a.id = %(id)s::bigint)
   AND (%(level)s::text IS NULL OR a.level = %(level)s::text)
   AND (%(parent)s::bigint IS NULL OR a.parent_id = %(parent)s::bigint)

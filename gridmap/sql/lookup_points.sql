@@ -25,7 +25,7 @@ resolved AS (
         WHERE a.row_id IN (
             SELECT p.row_id FROM area_piece p
             WHERE p.level = 'microgrid' AND p.layer = pt.layer AND ST_Covers(p.geom, pt.geom)
-              AND p.valid_from <= params.t AND (p.valid_to IS NULL OR p.valid_to > params.t))
+              AND valid_at(p.valid_from, p.valid_to, params.t))
     ) cover ON true
     LEFT JOIN LATERAL (
         SELECT b.id FROM building b WHERE ST_Covers(b.geom, pt.geom) ORDER BY b.code LIMIT 1
@@ -52,7 +52,7 @@ resolved AS (
         FROM area_piece p JOIN area a ON a.row_id = p.row_id
         WHERE cover.ids IS NULL AND p.level = 'microgrid' AND p.layer = pt.layer
           AND p.geom && ST_Expand(pt.geom, pt.near_deg, pt.near_deg)
-          AND p.valid_from <= params.t AND (p.valid_to IS NULL OR p.valid_to > params.t)
+          AND valid_at(p.valid_from, p.valid_to, params.t)
           AND ST_Distance(p.geom::geography, pt.geom::geography) <= params.nearest_m
         ORDER BY 3, a.code
         LIMIT 1
@@ -64,7 +64,7 @@ resolved AS (
         WHERE cover.ids IS NULL AND near.row_id IS NULL
           AND (p.level IN ('community', 'subdistrict') OR (p.level = 'grid' AND p.layer = pt.layer))
           AND ST_Covers(p.geom, pt.geom)
-          AND p.valid_from <= params.t AND (p.valid_to IS NULL OR p.valid_to > params.t)
+          AND valid_at(p.valid_from, p.valid_to, params.t)
         ORDER BY array_position(ARRAY['grid', 'community', 'subdistrict'], a.level), a.code
         LIMIT 1
     ) fallback ON true
@@ -98,7 +98,7 @@ LEFT JOIN LATERAL (
         FROM area a WHERE a.row_id = coalesce(o.microgrid_row, o.cover_rows[1], o.fallback_row)
         UNION ALL
         SELECT p.id, p.parent_id, p.level, area_json(p)
-        FROM up JOIN area p ON p.id = up.parent_id AND p.valid_from <= o.t AND (p.valid_to IS NULL OR p.valid_to > o.t)
+        FROM up JOIN area p ON p.id = up.parent_id AND valid_at(p.valid_from, p.valid_to, o.t)
     )
     SELECT jsonb_object_agg(up.level, up.doc) AS areas,
            array_agg(up.id) FILTER (WHERE up.level <> 'microgrid') AS upper_ids

@@ -1,4 +1,4 @@
--- Household totals per area, kept current at commit, and the JSON shape of an area in answers.
+-- Household totals per area, kept current at commit; which version was valid when; the JSON shape of an area.
 -- depends: 0001.schema
 
 -- Totals roll up memberships: micro-grid = its members, grid = its current micro-grids, and so on.
@@ -58,6 +58,11 @@ CREATE CONSTRAINT TRIGGER area_households_refresh AFTER INSERT ON area_household
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION area_households_refresh();
 
 REFRESH MATERIALIZED VIEW area_households;
+
+-- Was a version current at instant t? (valid_from inclusive, valid_to exclusive, so exactly one
+-- version of an area answers any instant.) Plain SQL, so the planner inlines it and indexes still apply.
+CREATE FUNCTION valid_at(valid_from timestamptz, valid_to timestamptz, t timestamptz) RETURNS boolean
+    LANGUAGE sql IMMUTABLE AS $$ SELECT valid_from <= t AND (valid_to IS NULL OR valid_to > t) $$;
 
 -- One area version as it appears in every answer.
 CREATE FUNCTION area_json(a area) RETURNS jsonb LANGUAGE sql STABLE AS $$
