@@ -11,23 +11,26 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.limits import BodySizeLimit
-from api.routes import area_query, areas, health, lookup
+from api.limits import AnonymousRateLimit, BodySizeLimit
+from api.request_id import RequestId
+from api.routes import area_query, areas, audit, auth, buildings, health, lookup
 from gridmap import __version__
-from gridmap.db.connect import database_url, make_pool
+from gridmap.db.connect import check_startup, database_url, make_pool
 from gridmap.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app. The pool opens without waiting, so the app starts (and /health says 503)
+    """Build the app. Start-up refuses the built-in secret outside development and a database that may
+    lose acknowledged writes. The pool opens without waiting, so the app starts (and /health says 503)
     even while the database is down, and recovers by itself when it returns."""
     settings = settings or Settings()
     static_dir = settings.static_dir or STATIC_DIR
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        check_startup(settings)
         pool = make_pool(database_url(settings), settings)
         pool.open(wait=False)
         app.state.pool = pool
@@ -46,11 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(health.router)
-    app.include_router(lookup.router)
-    app.include_router(area_query.router)
-    app.include_router(areas.router)
+    # Added last = runs first: the request id exists before a limit can refuse the request.
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        per_route={("POST", "/api/v1/lookup"): settings.lookup_body_max_bytes},
+    )
+    app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
+    app.add_middleware(RequestId)
+    for module in (health, auth, lookup, area_query, areas, buildings, audit):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import psycopg
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from psycopg_pool import PoolTimeout
 
-from gridmap.errors import DatabaseUnavailable, InvalidInput
+from gridmap.access import ANONYMOUS, Principal, require
+from gridmap.accounts import principal_for_token
+from gridmap.errors import DatabaseUnavailable, InvalidInput, Unauthenticated
 from gridmap.settings import Settings
 
 
@@ -59,3 +61,55 @@ def reject_unknown_query(request: Request) -> None:
 
 Conn = Annotated[psycopg.Connection, Depends(_connection)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def _principal(request: Request, conn: Conn, settings: SettingsDep) -> Principal:
+    """The caller behind ``Authorization: Bearer <token>`` (a session or an API key), else anonymous."""
+    header = request.headers.get("authorization")
+    if not header:
+        return ANONYMOUS
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Authorization must be 'Bearer <token>' (a session token or an API key)")
+    return principal_for_token(conn, settings.secret_key.get_secret_value(), token.strip())
+
+
+Who = Annotated[Principal, Depends(_principal)]
+
+
+def require_reader(who: Who, settings: SettingsDep) -> None:
+    """Lookups and area reads: open to anyone when GRIDMAP_PUBLIC_LOOKUP is on, else any signed-in caller."""
+    if not settings.public_lookup:
+        require(who, "read")
+
+
+def _request_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id", "")
+
+
+def _if_match(if_match: Annotated[str | None, Header(description='The version the edit is based on: "3"')] = None):
+    """``If-Match: "3"`` (or ``W/"3"``, or ``3``) → 3; absent → None (the core answers 428)."""
+    if if_match is None:
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 9:
+        raise InvalidInput(f'If-Match must be a version like "3"; got {if_match!r}', "If-Match")
+    return int(text)
+
+
+RequestId = Annotated[str, Depends(_request_id)]
+IfMatch = Annotated[int | None, Depends(_if_match)]
+
+
+def permission(name: str):
+    """A route dependency refusing callers without ``name`` (401/403) before the body is even read."""
+
+    def check(who: Who) -> None:
+        require(who, name)
+
+    return Depends(check)
+
+
+def etag(version: int) -> dict[str, str]:
+    """The ETag header of one version of an object (what If-Match sends back)."""
+    return {"ETag": f'"{version}"'}

@@ -9,22 +9,45 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gridmap.errors import DatabaseUnavailable, GridmapError, InvalidInput, NotFound
+from gridmap.errors import (
+    DatabaseUnavailable,
+    Forbidden,
+    GridmapError,
+    InvalidInput,
+    NotFound,
+    PreconditionRequired,
+    Unauthenticated,
+    UnsafeDatabase,
+    VersionConflict,
+)
 
 STATUS: dict[type[GridmapError], int] = {
     InvalidInput: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
     NotFound: 404,
+    VersionConflict: 409,
+    PreconditionRequired: 428,
     DatabaseUnavailable: 503,
+    UnsafeDatabase: 503,
 }
 RETRY_AFTER_S = "5"
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict:
-    """The JSON error body."""
+def error_body(code: str, message: str, field: str | None = None, **extra) -> dict:
+    """The JSON error body; ``extra`` adds members (e.g. the versions of a conflict)."""
     body = {"code": code, "message": message}
     if field:
         body["field"] = field
-    return {"error": body}
+    return {"error": body | extra}
+
+
+def _headers(status: int) -> dict | None:
+    if status == 503:
+        return {"Retry-After": RETRY_AFTER_S}
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    return None
 
 
 def install(app: FastAPI) -> None:
@@ -33,15 +56,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GridmapError)
     async def domain_error(request: Request, exc: GridmapError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
-        headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
-        return JSONResponse(error_body(exc.code, str(exc), getattr(exc, "field", None)), status, headers=headers)
+        extra = {"provided": exc.provided, "current": exc.current} if isinstance(exc, VersionConflict) else {}
+        body = error_body(exc.code, str(exc), getattr(exc, "field", None), **extra)
+        return JSONResponse(body, status, headers=_headers(status))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         field = _field_name(first.get("loc", ()))
         message = first.get("msg", "invalid request")
-        if first.get("type") == "extra_forbidden":
+        if first.get("type") == "extra_forbidden" and field and field.endswith("version"):
+            message = "the version cannot be set; send the version an edit is based on as If-Match"
+        elif first.get("type") == "extra_forbidden":
             message = "unknown field; remove it (see the schema in /docs)"
         elif first.get("type") == "json_invalid":
             at = first.get("loc", ("body", "?"))[-1]
@@ -59,9 +85,14 @@ def install(app: FastAPI) -> None:
         message = "the database connection failed; retry shortly"
         return JSONResponse(error_body(DatabaseUnavailable.code, message), 503, headers={"Retry-After": RETRY_AFTER_S})
 
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        # Still logged by the server; the caller gets the common shape, never a stack trace.
+        return JSONResponse(error_body("internal", "internal error; it has been logged"), 500)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
 

@@ -10,9 +10,7 @@ import shapely
 from pyproj import Geod
 
 from gridmap import sql
-from gridmap.coords import geometry_to_wgs84
 from gridmap.errors import InvalidInput
-from gridmap.geometry import polygon_problem
 from gridmap.levels import DEFAULT_LAYER
 from gridmap.lookup import check_layer
 from gridmap.points import point_to_wgs84
@@ -20,42 +18,6 @@ from gridmap.points import point_to_wgs84
 _GEOD = Geod(ellps="WGS84")
 _CIRCLE_SEGMENTS = 64
 M2_PER_KM2 = 1_000_000
-
-
-def polygon_from_geojson(geometry: dict, crs: str) -> shapely.Geometry:
-    """A checked WGS-84 polygon from a GeoJSON Polygon/MultiPolygon given in ``crs``.
-
-    Rings must be closed (shapely refuses open ones); any GeoJSON ``crs`` member is not honoured."""
-    _check_rings(geometry)
-    try:
-        geom = shapely.geometry.shape({"type": geometry["type"], "coordinates": geometry["coordinates"]})
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
-        raise InvalidInput(f"geometry is not a readable GeoJSON polygon: {exc}", "geometry") from None
-    problem = polygon_problem(geom)
-    if problem:
-        raise InvalidInput(f"geometry: {problem}", "geometry")
-    geom = geometry_to_wgs84(geom, crs)
-    problem = polygon_problem(geom)
-    if problem:
-        raise InvalidInput(f"geometry after conversion from {crs}: {problem}", "geometry")
-    return geom
-
-
-def _check_rings(geometry: dict) -> None:
-    """GeoJSON rings must be closed and have 4+ positions; shapely would silently close them."""
-    polygons = geometry.get("coordinates")
-    if not isinstance(polygons, list):
-        raise InvalidInput("geometry.coordinates must be an array", "geometry")
-    if geometry.get("type") == "Polygon":
-        polygons = [polygons]
-    for i, polygon in enumerate(polygons):
-        for j, ring in enumerate(polygon if isinstance(polygon, list) else [None]):
-            if not isinstance(ring, list) or len(ring) < 4:
-                raise InvalidInput(f"geometry ring {i}.{j} needs at least 4 positions (closed)", "geometry")
-            if ring[0] != ring[-1]:
-                raise InvalidInput(
-                    f"geometry ring {i}.{j} is not closed: its last position must repeat the first", "geometry"
-                )
 
 
 def circle(lon: object, lat: object, radius_m: float, crs: str) -> shapely.Polygon:

@@ -59,15 +59,17 @@ def check_filter(f: AreaFilter) -> None:
         raise InvalidInput(f"code must be digits (a code or its prefix); got {f.code!r}", "code")
 
 
-def resolve_parent(conn: psycopg.Connection, parent: str | None, at: datetime | None = None) -> int | None:
-    """An area id, or an area code (9/12/15 digits) held at ``at`` turned into its id; None when not given."""
-    if parent is None or parent == "":
+def resolve_area(
+    conn: psycopg.Connection, text: str | None, at: datetime | None = None, field: str = "parent"
+) -> int | None:
+    """An area id, or an area code (9/12/15/18 digits) held at ``at`` turned into its id; None when not given."""
+    if text is None or text == "":
         return None
-    if _CODE.fullmatch(parent) and len(parent) < 18:
-        return area_id_by_code(conn, parent, at)
-    if parent.isdigit():
-        return int(parent)
-    raise InvalidInput(f"parent must be an area id or code; got {parent!r}", "parent")
+    if _CODE.fullmatch(text):
+        return area_id_by_code(conn, text, at)
+    if text.isdigit() and len(text) < 9:
+        return int(text)
+    raise InvalidInput(f"{field} must be an area id or code; got {text!r}", field)
 
 
 def _missing(what: str, at: datetime | None) -> NotFound:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gridmap.access_cli import audit_cmd, key_app, user_app
 from gridmap.db.connect import connect, database_url
 from gridmap.db.embedded import EmbeddedCluster
 from gridmap.db.migrate import migrate as apply_migrations
@@ -24,6 +25,9 @@ from gridmap.settings import Settings
 app = typer.Typer(help="gridmap: grid-based community governance (网格化管理) on PostGIS.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: embedded cluster and migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(key_app, name="key")
+app.command("audit")(audit_cmd)
 console = Console(stderr=True)
 out = Console()
 

@@ -35,3 +35,38 @@ class NotFound(GridmapError):
     """The thing asked for does not exist (or is not visible to the caller)."""
 
     code = "not_found"
+
+
+class Unauthenticated(GridmapError):
+    """No valid credentials were given where they are required."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(GridmapError):
+    """The caller's role may not do this anywhere."""
+
+    code = "forbidden"
+
+
+class VersionConflict(GridmapError):
+    """The write was based on a version that is no longer current (optimistic concurrency)."""
+
+    code = "version_conflict"
+
+    def __init__(self, message: str, provided: int | None, current: int | None):
+        super().__init__(message)
+        self.provided = provided
+        self.current = current
+
+
+class PreconditionRequired(GridmapError):
+    """An edit came without the version it was based on (If-Match)."""
+
+    code = "precondition_required"
+
+
+class UnsafeDatabase(GridmapError):
+    """The database is configured so that acknowledged writes could be lost."""
+
+    code = "unsafe_database"

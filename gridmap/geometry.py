@@ -7,6 +7,9 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from gridmap.coords import geometry_to_wgs84
+from gridmap.errors import InvalidInput
+
 # Vertices closer than this (degrees, ≈1 cm) count as the same point when deciding whether a
 # re-imported geometry changed: text formats round the last digits of a double, and a GCJ-02/BD-09
 # round trip through prcoords' inverse moves a vertex by up to ≈7 mm (measured: 6.3e-8°).
@@ -47,3 +50,41 @@ def as_multipolygon(geom: Polygon | MultiPolygon) -> MultiPolygon:
 def same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
     """True when two geometries have the same vertices up to ``SAME_GEOMETRY_TOLERANCE``."""
     return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), tolerance=SAME_GEOMETRY_TOLERANCE))
+
+
+def polygon_from_geojson(geometry: dict, crs: str, max_vertices: int, field: str = "geometry") -> MultiPolygon:
+    """A checked WGS-84 MultiPolygon from a GeoJSON Polygon/MultiPolygon given in ``crs``, or InvalidInput
+    naming the defect. Rings must be closed (shapely would close them silently), the vertex count is
+    capped before any parsing, and a GeoJSON ``crs`` member is never honoured (callers say ``crs=``)."""
+    _check_rings(geometry, max_vertices, field)
+    try:
+        geom = shapely.geometry.shape({"type": geometry["type"], "coordinates": geometry["coordinates"]})
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, shapely.errors.GEOSException) as exc:
+        raise InvalidInput(f"{field} is not a readable GeoJSON polygon: {exc}", field) from None
+    problem = polygon_problem(geom)
+    if problem:
+        raise InvalidInput(f"{field}: {problem}", field)
+    geom = geometry_to_wgs84(geom, crs)
+    problem = polygon_problem(geom)
+    if problem:
+        raise InvalidInput(f"{field} after conversion from {crs}: {problem}", field)
+    return as_multipolygon(geom)
+
+
+def _check_rings(geometry: dict, max_vertices: int, field: str) -> None:
+    polygons = geometry.get("coordinates")
+    if not isinstance(polygons, list):
+        raise InvalidInput(f"{field}.coordinates must be an array", field)
+    if geometry.get("type") == "Polygon":
+        polygons = [polygons]
+    vertices = 0
+    for i, polygon in enumerate(polygons):
+        for j, ring in enumerate(polygon if isinstance(polygon, list) else [None]):
+            if not isinstance(ring, list) or len(ring) < 4:
+                raise InvalidInput(f"{field} ring {i}.{j} needs at least 4 positions (closed)", field)
+            vertices += len(ring)
+            if vertices > max_vertices:
+                raise InvalidInput(f"{field} has more than {max_vertices} vertices; simplify it", field)
+            if ring[0] != ring[-1]:
+                message = f"{field} ring {i}.{j} is not closed: its last position must repeat the first"
+                raise InvalidInput(message, field)

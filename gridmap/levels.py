@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # File/CLI name → stored area level (街镇 → 社区 → 网格 → 微网格).
 AREA_LEVELS: dict[str, str] = {
     "subdistricts": "subdistrict",
@@ -49,3 +51,5 @@ ROLES: dict[str, str] = {
     "党小组长": "cell_leader",
 }
 DEFAULT_LAYER = "comprehensive"
+# A grid layer name (多格合一: comprehensive, public_security, …), as the database CHECK has it.
+LAYER_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "gridmap-development-secret-do-not-use-in-production"
 
 
 class Settings(BaseSettings):
@@ -33,10 +36,30 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(default="Asia/Shanghai", description="Zone of a date or time given without an offset (at=).")
     lookup_batch_max: int = Field(default=10_000, ge=1, description="Most points in one POST /lookup.")
-    max_body_bytes: int = Field(default=4_000_000, ge=1024, description="Larger request bodies get 413.")
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger request bodies get 413.")
+    lookup_body_max_bytes: int = Field(
+        default=4_000_000, ge=1024, description="Body limit of POST /lookup, whose batches are bigger."
+    )
+    max_vertices: int = Field(default=2000, ge=4, description="Most vertices in one polygon a request may send.")
     area_query_max_km2: float = Field(
         default=50.0, gt=0, description="Largest polygon or circle POST /area accepts (km²)."
     )
+
+    env: Literal["development", "production"] = Field(
+        default="production", description="development allows the built-in secret key; production refuses it."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_SECRET_KEY),
+        description="Keys the HMAC under which session and API tokens are stored; changing it logs everyone out.",
+    )
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 90, description="Lifetime of a login session.")
+    public_lookup: bool = Field(
+        default=True, description="Lookups and area reads without credentials (phone numbers are then masked)."
+    )
+    rate_limit_anonymous: int = Field(
+        default=100, ge=0, description="Requests per window per IP without credentials; 0 turns the limit off."
+    )
+    rate_limit_window_s: float = Field(default=180.0, gt=0)
 
     @property
     def embedded_dir(self) -> Path:

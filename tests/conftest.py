@@ -27,6 +27,9 @@ from gridmap.demo import load_demo
 from gridmap.settings import Settings
 from tests.helpers import create_database, drop_database, with_database
 
+# Tests run as development (the built-in secret key is allowed); test_hardening checks production refuses it.
+os.environ.setdefault("GRIDMAP_ENV", "development")
+
 EMPTY_TEMPLATE = "gm_template_empty"
 DEMO_TEMPLATE = "gm_template_demo"
 

@@ -7,18 +7,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import Conn, SettingsDep, reject_unknown_query
+from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
 from api.schemas.lookup import AreaQueryIn
-from gridmap.area_query import circle, polygon_from_geojson, query_area
+from gridmap.access import redact
+from gridmap.area_query import circle, query_area
 from gridmap.errors import InvalidInput
+from gridmap.geometry import polygon_from_geojson
 from gridmap.points import check_crs
 
-router = APIRouter(prefix="/api/v1", tags=["lookup"], dependencies=[Depends(reject_unknown_query)])
+router = APIRouter(
+    prefix="/api/v1", tags=["lookup"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)]
+)
 
 
 @router.post("/area", summary="Micro-grids, buildings, party cells and people in an area")
 def area(
     conn: Conn,
+    who: Who,
     settings: SettingsDep,
     body: AreaQueryIn,
     crs: Annotated[str, Query(description="CRS of the polygon or centre: wgs84, gcj02 or bd09.")] = "wgs84",
@@ -33,9 +38,9 @@ def area(
     if (body.geometry is None) == (not is_circle):
         raise InvalidInput("give either geometry, or lon, lat and radius_m (not both)", "geometry")
     if body.geometry is not None:
-        geom = polygon_from_geojson(body.geometry.model_dump(), crs)
+        geom = polygon_from_geojson(body.geometry.model_dump(), crs, settings.max_vertices)
     else:
         if body.radius_m is None:
             raise InvalidInput("radius_m is required with lon and lat", "radius_m")
         geom = circle(body.lon, body.lat, body.radius_m, crs)
-    return JSONResponse(query_area(conn, geom, settings.area_query_max_km2, layer))
+    return JSONResponse(redact(who, query_area(conn, geom, settings.area_query_max_km2, layer)))

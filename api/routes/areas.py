@@ -1,18 +1,36 @@
-"""Areas as GeoJSON: /api/v1/areas, /areas/{id}, /areas/{id}/children, /code/{code}."""
+"""Areas as GeoJSON: /api/v1/areas, /areas/{id}, /areas/{id}/children, /code/{code}; and their writes
+(create, edit, retire) under role, jurisdiction, If-Match and the audit log."""
 
 from __future__ import annotations
 
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from api.deps import Conn, SettingsDep, reject_unknown_query
-from gridmap.areas import AreaFilter, area_id_by_code, children, get_area, list_areas, parse_bbox, resolve_parent
+from api.deps import (
+    Conn,
+    IfMatch,
+    RequestId,
+    SettingsDep,
+    Who,
+    etag,
+    permission,
+    reject_unknown_query,
+    require_reader,
+)
+from api.schemas.areas import AreaCreate, AreaUpdate
+from gridmap.area_edit import AreaFields, create_area, retire_area, update_area
+from gridmap.areas import AreaFilter, area_id_by_code, children, get_area, list_areas, parse_bbox, resolve_area
+from gridmap.geometry import polygon_from_geojson
+from gridmap.idempotency import fingerprint, run_once
 from gridmap.points import check_crs, parse_at
+from gridmap.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["areas"], dependencies=[Depends(reject_unknown_query)])
+router = APIRouter(
+    prefix="/api/v1", tags=["areas"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)]
+)
 
 Crs = Annotated[str, Query(description="CRS of the output coordinates (and of bbox): wgs84, gcj02 or bd09.")]
 At = Annotated[str | None, Query(description="ISO-8601 instant: the versions valid then. Default now.")]
@@ -57,7 +75,7 @@ def areas(
     """Areas valid at `at`, in code order, `limit` per page with `next`/`prev` links."""
     crs, when = check_crs(crs), parse_at(at, settings.timezone)
     f = AreaFilter(
-        level=level, parent=resolve_parent(conn, parent, when), code=code, layer=layer, bbox=parse_bbox(bbox, crs)
+        level=level, parent=resolve_area(conn, parent, when), code=code, layer=layer, bbox=parse_bbox(bbox, crs)
     )
     page = list_areas(conn, f, when, crs, limit, offset)
     return JSONResponse(_page_links(request, page, limit, offset), media_type=GEOJSON)
@@ -65,9 +83,10 @@ def areas(
 
 @router.get("/areas/{area_id}", summary="One area as a GeoJSON Feature")
 def area(conn: Conn, settings: SettingsDep, area_id: AreaId, crs: Crs = "wgs84", at: At = None) -> JSONResponse:
-    """The version valid at `at` (default now); 404 when the area had none then."""
+    """The version valid at `at` (default now); 404 when the area had none then. The `ETag` header
+    holds its version, to send back as `If-Match` with an edit."""
     feature = get_area(conn, area_id, parse_at(at, settings.timezone), check_crs(crs))
-    return JSONResponse(feature, media_type=GEOJSON)
+    return JSONResponse(feature, media_type=GEOJSON, headers=etag(feature["properties"]["version"]))
 
 
 @router.get("/areas/{area_id}/children", summary="The areas one level below (GeoJSON, paged)")
@@ -98,3 +117,74 @@ def by_code(request: Request, conn: Conn, settings: SettingsDep, code: str, crs:
     area_id = area_id_by_code(conn, code, parse_at(at, settings.timezone))
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(f"/api/v1/areas/{area_id}{query}", status_code=307)
+
+
+def _fields(body: AreaCreate | AreaUpdate, crs: str, settings: Settings) -> AreaFields:
+    given = body.model_dump(exclude_unset=True, exclude={"level"})
+    if body.geometry is not None:
+        given["geometry"] = polygon_from_geojson(body.geometry.model_dump(), crs, settings.max_vertices)
+    return AreaFields(**given)
+
+
+def _written(feature: dict, status: int = 200, replayed: bool = False) -> JSONResponse:
+    headers = etag(feature["properties"]["version"])
+    if status == 201:
+        headers["Location"] = f"/api/v1/areas/{feature['id']}"
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(feature, status, media_type=GEOJSON, headers=headers)
+
+
+@router.post(
+    "/areas", status_code=201, summary="Create an area (admin, planner)", dependencies=[permission("area.write")]
+)
+def create(
+    conn: Conn,
+    settings: SettingsDep,
+    who: Who,
+    request_id: RequestId,
+    body: AreaCreate,
+    crs: Crs = "wgs84",
+    idempotency_key: Annotated[str | None, Header(description="Retry-safe create: the same key, one area.")] = None,
+) -> JSONResponse:
+    """Version 1 of a new area under `parent` (inside your jurisdiction). Planners get the next free code;
+    admins may give one. The geometry must lie within the parent and overlap no area of the same level
+    and layer. With `Idempotency-Key`, sending the same request again returns the first answer."""
+    crs = check_crs(crs)
+    values = _fields(body, crs, settings)
+
+    def run() -> tuple[int, dict]:
+        return 201, create_area(conn, who, body.level, values, request_id, crs)
+
+    if idempotency_key is None:
+        return _written(run()[1], 201)
+    request = fingerprint("POST /areas", body.model_dump(mode="json"), crs)
+    status, feature, replayed = run_once(conn, f"{who.kind}:{who.name}", idempotency_key, request, run)
+    return _written(feature, status, replayed)
+
+
+@router.patch("/areas/{area_id}", summary="Edit an area: its next version", dependencies=[permission("area.write")])
+def edit(
+    conn: Conn,
+    settings: SettingsDep,
+    who: Who,
+    request_id: RequestId,
+    area_id: AreaId,
+    body: AreaUpdate,
+    if_match: IfMatch,
+    crs: Crs = "wgs84",
+) -> JSONResponse:
+    """Send only the fields to change, with `If-Match: "<version>"` from the last read: a stale version
+    gets 409 with the current one, none gets 428. `code` and `parent` are for admins."""
+    crs = check_crs(crs)
+    feature = update_area(conn, who, area_id, if_match, _fields(body, crs, settings), request_id, crs)
+    return _written(feature)
+
+
+@router.delete(
+    "/areas/{area_id}", status_code=204, summary="Retire an area", dependencies=[permission("area.write")]
+)
+def retire(conn: Conn, who: Who, request_id: RequestId, area_id: AreaId, if_match: IfMatch) -> Response:
+    """Close the current version (history stays for `at=`). Refused while it has children or buildings."""
+    retire_area(conn, who, area_id, if_match, request_id)
+    return Response(status_code=204)

@@ -7,13 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import Conn, SettingsDep, reject_unknown_query
+from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
 from api.schemas.lookup import LayeredRecord, LookupRecord, PointIn
+from gridmap.access import redact
 from gridmap.errors import InvalidInput
 from gridmap.lookup import ALL_LAYERS, LookupOptions, lookup
 from gridmap.points import check_crs, parse_at, point_to_wgs84
 
-router = APIRouter(prefix="/api/v1", tags=["lookup"], dependencies=[Depends(reject_unknown_query)])
+router = APIRouter(
+    prefix="/api/v1", tags=["lookup"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)]
+)
 
 Crs = Annotated[str, Query(description="CRS of the input point(s): wgs84, gcj02 (AMap, WeChat) or bd09 (Baidu).")]
 At = Annotated[str | None, Query(description="ISO-8601 instant; answers with the areas valid then. Default now.")]
@@ -54,6 +57,7 @@ def _with_point(record: dict, lon: float, lat: float, crs: str, wgs: tuple[float
 )
 def lookup_one(
     conn: Conn,
+    who: Who,
     query: LookupQuery,
     lon: Annotated[float, Query(description="Longitude", examples=[114.0405])],
     lat: Annotated[float, Query(description="Latitude", examples=[22.6187])],
@@ -62,10 +66,10 @@ def lookup_one(
 
     `match` is `inside`, `nearest` (within GRIDMAP_NEAREST_M, `distance_m` set) or `unassigned`
     (the enclosing grid/community/subdistrict is the fallback owner, `fallback: true`). On a shared
-    edge or corner the micro-grid with the lowest code wins."""
+    edge or corner the micro-grid with the lowest code wins. Without credentials phones are masked."""
     crs, options = query
     wgs = point_to_wgs84(lon, lat, crs)
-    result = lookup(conn, [wgs], options)[0]
+    result = redact(who, lookup(conn, [wgs], options)[0])
     if options.layer == ALL_LAYERS:
         return JSONResponse({"layers": [_with_point(r, lon, lat, crs, wgs) for r in result]})
     return JSONResponse(_with_point(result, lon, lat, crs, wgs))
@@ -78,6 +82,7 @@ def lookup_one(
 )
 def lookup_many(
     conn: Conn,
+    who: Who,
     settings: SettingsDep,
     query: LookupQuery,
     points: Annotated[list[PointIn], Body(examples=[[{"id": "a", "lon": 114.0405, "lat": 22.6187}]])],
@@ -90,7 +95,7 @@ def lookup_many(
         )
     crs, options = query
     wgs = [point_to_wgs84(p.lon, p.lat, crs, field=f"[{i}].") for i, p in enumerate(points)]
-    results = lookup(conn, wgs, options)
+    results = redact(who, lookup(conn, wgs, options))
     out = []
     for p, w, result in zip(points, wgs, results, strict=True):
         if options.layer == ALL_LAYERS:

@@ -7,11 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class Strict(BaseModel):
-    """Requests refuse unknown fields."""
-
-    model_config = ConfigDict(extra="forbid")
+from api.schemas.common import GeoJSONGeometry, Strict
 
 
 class PointIn(Strict):
@@ -105,12 +101,6 @@ class LookupRecord(BaseModel):
 class LayeredRecord(BaseModel):
     id: str | int | None = None
     layers: list[LookupRecord]
-
-
-class GeoJSONGeometry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["Polygon", "MultiPolygon"]
-    coordinates: list
 
 
 class AreaQueryIn(Strict):

@@ -6,8 +6,8 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from gridmap.db.embedded import EmbeddedCluster
-from gridmap.errors import DatabaseUnavailable
-from gridmap.settings import Settings
+from gridmap.errors import DatabaseUnavailable, GridmapError, UnsafeDatabase
+from gridmap.settings import DEFAULT_SECRET_KEY, Settings
 
 
 def _options(statement_timeout_ms: int = 0) -> dict:
@@ -34,9 +34,42 @@ def make_pool(url: str, settings: Settings) -> ConnectionPool:
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
         kwargs=_options(settings.statement_timeout_ms),
+        configure=check_durability,
+        # After a database restart the idle connections are dead; test each before lending it, so the
+        # first requests after an outage do not fail on a stale connection.
+        check=ConnectionPool.check_connection,
         open=False,
         name="gridmap",
     )
+
+
+def check_durability(conn: psycopg.Connection) -> None:
+    """Raise UnsafeDatabase when the server may lose acknowledged writes (fsync or synchronous_commit
+    off, for the server, this database or this role). Runs on every new pool connection."""
+    fsync, sync_commit = conn.execute(
+        "SELECT current_setting('fsync'), current_setting('synchronous_commit')"
+    ).fetchone()
+    conn.rollback()
+    if fsync == "off" or sync_commit == "off":
+        raise UnsafeDatabase(
+            f"refusing to use a database with fsync={fsync}, synchronous_commit={sync_commit}: acknowledged "
+            "writes could be lost in a crash; turn both on"
+        )
+
+
+def check_startup(settings: Settings) -> None:
+    """Refuse to serve with the built-in secret key outside development, or with a database that may lose
+    acknowledged writes. An unreachable database is not an error here: the pool keeps trying."""
+    if settings.env != "development" and settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+        raise GridmapError(
+            "GRIDMAP_SECRET_KEY is the built-in development key; set a long random one "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) or GRIDMAP_ENV=development"
+        )
+    try:
+        with psycopg.connect(database_url(settings), connect_timeout=3, **_options()) as conn:
+            check_durability(conn)
+    except psycopg.OperationalError:
+        return
 
 
 def database_url(settings: Settings) -> str:

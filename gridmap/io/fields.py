@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+
+from gridmap.errors import InvalidInput
 
 
 class BadValue(ValueError):
@@ -60,3 +63,25 @@ def code_list(value, column: str) -> list[str]:
     """Codes separated by ';', ',' or whitespace."""
     s = text(value, column, max_len=100_000) or ""
     return [c for c in s.replace(",", " ").replace(";", " ").split() if c]
+
+
+def attrs(value, column: str = "attrs", max_bytes: int = 16_384) -> dict:
+    """A JSON object of free attributes: no NUL anywhere (PostgreSQL's jsonb refuses it), bounded size."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadValue(f"{column} must be a JSON object")
+    encoded = json.dumps(value, ensure_ascii=True, allow_nan=False, default=str)
+    if "\\u0000" in encoded:
+        raise BadValue(f"{column} contains a NUL byte")
+    if len(encoded) > max_bytes:
+        raise BadValue(f"{column} is larger than {max_bytes} bytes")
+    return value
+
+
+def checked(field: str, parse, *args, **kwargs):
+    """Call a parser of this module and turn its BadValue into the domain's InvalidInput for ``field``."""
+    try:
+        return parse(*args, **kwargs)
+    except (BadValue, ValueError) as exc:
+        raise InvalidInput(str(exc), field) from None

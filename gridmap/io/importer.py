@@ -17,7 +17,8 @@ import geopandas as gpd
 import psycopg
 import shapely
 
-from gridmap import membership, sql
+from gridmap import audit, membership, sql
+from gridmap.access import Principal, cli_principal
 from gridmap.errors import InvalidInput
 from gridmap.geometry import as_multipolygon, polygon_problem, same_geometry
 from gridmap.io import fields
@@ -30,6 +31,7 @@ from gridmap.levels import (
     COLUMNS,
     DEFAULT_LAYER,
     KINDS,
+    LAYER_PATTERN,
     LEVELS,
     PARENT_LEVEL,
     ROLES,
@@ -37,7 +39,6 @@ from gridmap.levels import (
 
 Progress = Callable[[int], None]
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-_LAYER = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 
 
@@ -77,11 +78,13 @@ def import_frame(
     *,
     commit: bool = False,
     progress: Progress | None = None,
+    who: Principal | None = None,
 ) -> ImportReport:
     """Import the rows of ``frame`` (WGS-84) as ``level``.
 
     Every row is checked first; if any is bad nothing is written and the report names each bad row
-    and why. With ``commit=False`` the writes are rolled back after counting them.
+    and why. With ``commit=False`` the writes are rolled back after counting them. A committed import
+    leaves one audit entry (by ``who``, default the command-line user) with its counts.
     """
     _check_level(level)
     report = ImportReport(level, rows=len(frame))
@@ -99,6 +102,8 @@ def import_frame(
             report.committed = commit and report.ok
             if not report.committed:
                 raise psycopg.Rollback(tx)
+            counts = {"rows": report.rows, "created": report.created, "updated": report.updated}
+            audit.record(conn, who or cli_principal(), audit.Change("import", level, detail=counts))
     except _RowFailed as failed:
         report.error(failed.row, failed.code, failed.reason)
         report.committed = False
@@ -173,7 +178,7 @@ def _validate_areas(conn, level_name: str, frame, report: ImportReport) -> list[
                 raise BadValue(f"code {code} must start with its parent's code {parent}")
             kind = fields.choice(rec.get("kind"), "kind", KINDS, default="comprehensive")
             layer = fields.text(rec.get("layer"), "layer", max_len=40) or DEFAULT_LAYER
-            if not _LAYER.match(layer):
+            if not LAYER_PATTERN.match(layer):
                 raise BadValue(f"layer {layer!r} must be lower-case letters, digits and _")
             shape = _checked_geometry(geom)
         except BadValue as exc:
@@ -323,7 +328,8 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
                     row,
                     "UPDATE building SET name = %(name)s, compound = %(compound)s, building_type = %(type)s, "
                     "households = %(households)s, floors = %(floors)s, units = %(units)s, "
-                    "geom = ST_Multi(ST_GeomFromWKB(%(wkb)s, 4326)), updated_at = now() WHERE code = %(code)s",
+                    "geom = ST_Multi(ST_GeomFromWKB(%(wkb)s, 4326)), updated_at = now(), version = version + 1 "
+                    "WHERE code = %(code)s",
                     params,
                 )
         members_changed = _write_membership(conn, row, building_id, members.get(building_id, []))
