@@ -147,5 +147,7 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_api(demo_db_shared: str) -> Iterator[httpx.Client]:
     """An HTTP client for the real app serving the demo city."""
-    with LiveServer(Settings(database_url=demo_db_shared)) as server, httpx.Client(base_url=server.url) as client:
+    # The anonymous rate limit is off here (these modules make hundreds of calls); test_hardening checks it.
+    settings = Settings(database_url=demo_db_shared, rate_limit_anonymous=0)
+    with LiveServer(settings) as server, httpx.Client(base_url=server.url) as client:
         yield client

@@ -27,13 +27,15 @@ def connect(url: str, **kwargs) -> psycopg.Connection:
 def make_pool(url: str, settings: Settings) -> ConnectionPool:
     """Create a pool that is not yet open; the owner calls ``open()`` and ``close()``.
 
-    Its connections carry ``statement_timeout`` so that no request can hang on the database."""
+    Its connections carry ``statement_timeout`` so that no request can hang on the database. They are in
+    autocommit mode: each write is one explicit transaction that commits inside the request, so a write
+    is durable before its answer is sent (a commit left to the pool's return would run after it)."""
     return ConnectionPool(
         url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
-        kwargs=_options(settings.statement_timeout_ms),
+        kwargs=_options(settings.statement_timeout_ms) | {"autocommit": True},
         configure=check_durability,
         # After a database restart the idle connections are dead; test each before lending it, so the
         # first requests after an outage do not fail on a stale connection.
@@ -49,7 +51,8 @@ def check_durability(conn: psycopg.Connection) -> None:
     fsync, sync_commit = conn.execute(
         "SELECT current_setting('fsync'), current_setting('synchronous_commit')"
     ).fetchone()
-    conn.rollback()
+    if not conn.autocommit:
+        conn.rollback()  # the pool wants its new connections idle
     if fsync == "off" or sync_commit == "off":
         raise UnsafeDatabase(
             f"refusing to use a database with fsync={fsync}, synchronous_commit={sync_commit}: acknowledged "
