@@ -20,9 +20,8 @@ $(STAMP): pyproject.toml | system
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
-# A local run is development: the built-in secret key is allowed (production refuses it).
 run: setup
-	GRIDMAP_ENV=$${GRIDMAP_ENV:-development} $(BIN)/gridmap run
+	$(BIN)/gridmap run
 
 # A throwaway PostGIS is started by the test session (tests/conftest.py) and stopped after it,
 # also when tests fail; set GRIDMAP_TEST_DATABASE_URL to use a server of your own instead.

@@ -288,7 +288,9 @@ def serve(
 @app.command("run")
 def run() -> None:
     """What `make run` does: embedded PostGIS (unless GRIDMAP_DATABASE_URL is set), migrations, the demo
-    city on first start, then the server in the foreground; Ctrl-C stops the server and the database."""
+    city on first start, then the server in the foreground; Ctrl-C stops the server and the database.
+    A local run is development unless GRIDMAP_ENV says otherwise (`gridmap serve` is for deployments)."""
+    os.environ.setdefault("GRIDMAP_ENV", "development")
     settings = Settings()
     cluster = None
     try:

@@ -127,10 +127,15 @@ def _note(match: str, distance_m: float | None, owner: dict | None) -> str:
     return "outside every area: route to the default owner"
 
 
+# Points per statement: a full batch (10,000) takes about 2 s here, the API's statement timeout; chunks
+# keep every statement well inside it while the batch still shares one transaction and one plan.
+STATEMENT_POINTS = 2000
+
+
 def lookup(
     conn: psycopg.Connection, points_wgs84: Sequence[tuple[float, float]], options: LookupOptions
 ) -> list[dict] | list[list[dict]]:
-    """Resolve WGS-84 points (checked already) in one statement; results come in input order.
+    """Resolve WGS-84 points (checked already), one statement per STATEMENT_POINTS; results come in input order.
 
     With one layer each result is a record; with ``layer="all"`` each is a list of records, one
     per layer. A record holds match, distance_m, microgrid, grid, community, subdistrict, owner,
@@ -139,23 +144,18 @@ def lookup(
     layers = check_layer(conn, options.layer)
     if not points_wgs84:
         return []
-    params = {
-        "lon": [float(p[0]) for p in points_wgs84],
-        "lat": [float(p[1]) for p in points_wgs84],
-        "layers": layers,
-        "at": options.at,
-        "nearest_m": options.nearest_m,
-        "unit": options.unit,
-        "floor": options.floor,
-    }
+    params = {"layers": layers, "at": options.at, "nearest_m": options.nearest_m, "unit": options.unit,
+              "floor": options.floor}  # fmt: skip
+    grouped: list[list[dict]] = [[] for _ in points_wgs84]
     # A custom plan costs ~2.5 ms of planning per call; the generic plan of the prepared statement is
     # as good for every batch size (measured: 1.2 ms vs 3.8 ms median for one point, same for 10,000).
     with conn.transaction():
         conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        rows = conn.execute(sql.load("lookup_points"), params, prepare=True).fetchall()
+        for start in range(0, len(points_wgs84), STATEMENT_POINTS):
+            chunk = points_wgs84[start : start + STATEMENT_POINTS]
+            params |= {"lon": [float(p[0]) for p in chunk], "lat": [float(p[1]) for p in chunk]}
+            for row in conn.execute(sql.load("lookup_points"), params, prepare=True):
+                grouped[start + row[0] - 1].append(_record(row, options))
     if options.layer != ALL_LAYERS:
-        return [_record(row, options) for row in rows]
-    grouped: list[list[dict]] = [[] for _ in points_wgs84]
-    for row in rows:
-        grouped[row[0] - 1].append(_record(row, options))
+        return [records[0] for records in grouped]
     return grouped
