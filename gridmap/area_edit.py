@@ -217,6 +217,8 @@ def update_area(
 ) -> dict:
     """Write the next version of an area with ``values`` applied; return it as a GeoJSON Feature in ``crs``."""
     require(who, "area.write")
+    if not values.given():
+        raise InvalidInput("nothing to change: send at least one field", "body")
     refuse_fields(who, values.given(), FIELD_PERMISSIONS)
     with conn.transaction():
         cur = _current(conn, who, area_id)

@@ -89,6 +89,8 @@ def update_building(
     A household count follows into the building's membership when one micro-grid holds it whole; a
     building split by unit or floor keeps its shares, so its total can only change with them."""
     require(who, "building.write")
+    if not values.given():
+        raise InvalidInput("nothing to change: send at least one field", "body")
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('gridmap:import'))")
         row = conn.execute(
@@ -120,16 +122,15 @@ def update_building(
         if values.geometry is not None:
             assignments.append("geom = ST_GeomFromWKB(%(wkb)s, 4326)")
             updates["wkb"] = shapely.to_wkb(values.geometry)
-        if assignments:
-            conn.execute(
-                f"UPDATE building SET {', '.join(assignments)}, version = version + 1, updated_at = now()"  # noqa: S608
-                " WHERE id = %(id)s",  # column names come from _checked's fixed list, values are parameters
-                updates | {"id": building_id},
-            )
+        conn.execute(
+            f"UPDATE building SET {', '.join(assignments)}, version = version + 1, updated_at = now()"  # noqa: S608
+            " WHERE id = %(id)s",  # column names come from _checked's fixed list, values are parameters
+            updates | {"id": building_id},
+        )
         after_path = conn.execute("SELECT building_area_path(%s)", (building_id,)).fetchone()[0]
         if not in_jurisdiction(who, after_path):
             raise InvalidInput("the new footprint lies outside your jurisdiction", "geometry")
-        new_version = version + 1 if assignments else version
+        new_version = version + 1
         change = audit.Change(
             "update", "building", building_id, code, tuple(set(before_path) | set(after_path)), version, new_version,
             {"fields": sorted(values.given())},

@@ -151,3 +151,17 @@ def live_api(demo_db_shared: str) -> Iterator[httpx.Client]:
     settings = Settings(database_url=demo_db_shared, rate_limit_anonymous=0)
     with LiveServer(settings) as server, httpx.Client(base_url=server.url) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def access_api(server_url: str, demo_template: str) -> Iterator[tuple]:
+    """A demo-city copy with one principal per role (tests/access_setup.py) and the app serving it:
+    (client, url, tokens, own community side, foreign community side)."""
+    from tests.access_setup import communities, make_principals
+
+    for url in _copy(server_url, demo_template):
+        settings = Settings(database_url=url, rate_limit_anonymous=0)
+        own, foreign = communities(url)
+        tokens = make_principals(url, own.community, settings)
+        with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client, url, tokens, own, foreign

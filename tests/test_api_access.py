@@ -14,8 +14,8 @@ from gridmap.accounts import add_key
 from gridmap.area_edit import AreaFields, create_area
 from gridmap.geometry import polygon_from_geojson
 from gridmap.settings import Settings
-from tests.access_setup import PASSWORD, PRINCIPALS, box, communities, make_principals
-from tests.conftest import LiveServer, _copy
+from tests.access_setup import PASSWORD, PRINCIPALS, box
+from tests.conftest import LiveServer
 from tests.helpers import cli
 
 ENDPOINTS = ("create_area", "edit_area", "retire_area", "edit_building")
@@ -35,22 +35,17 @@ def expected(principal: str, endpoint: str, side: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def world(server_url, demo_template):
-    for url in _copy(server_url, demo_template):
-        settings = Settings(database_url=url, rate_limit_anonymous=0)
-        own, foreign = communities(url)
-        tokens = make_principals(url, own.community, settings)
-        # Areas to retire, one per caller and side, each in its own layer so none overlaps another.
-        retire = {}
-        with psycopg.connect(url) as conn:
-            for principal in (*PRINCIPALS, "anonymous"):
-                for side_name, side in (("own", own), ("foreign", foreign)):
-                    geom = polygon_from_geojson(box(*side.spot), "wgs84", 100)
-                    layer = f"retire_{principal}"
-                    values = AreaFields(name="待撤销", geometry=geom, parent=side.grid_code, layer=layer)
-                    retire[principal, side_name] = create_area(conn, cli_principal(), "microgrid", values)["id"]
-        with LiveServer(settings) as server, httpx.Client(base_url=server.url) as client:
-            yield client, url, tokens, {"own": own, "foreign": foreign}, retire
+def world(access_api):
+    client, url, tokens, own, foreign = access_api
+    # Areas to retire, one per caller and side, each in its own layer so none overlaps another.
+    retire = {}
+    with psycopg.connect(url) as conn:
+        for principal in (*PRINCIPALS, "anonymous"):
+            for side_name, side in (("own", own), ("foreign", foreign)):
+                geom = polygon_from_geojson(box(*side.spot), "wgs84", 100)
+                values = AreaFields(name="待撤销", geometry=geom, parent=side.grid_code, layer=f"retire_{principal}")
+                retire[principal, side_name] = create_area(conn, cli_principal(), "microgrid", values)["id"]
+    return client, url, tokens, {"own": own, "foreign": foreign}, retire
 
 
 def _headers(tokens: dict, principal: str, version: int | None = None) -> dict:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import math
 
-import httpx
 import pytest
 
-from gridmap.settings import Settings
-from tests.access_setup import box, communities, make_principals, table_digest
-from tests.conftest import LiveServer
+from tests.access_setup import box, table_digest
 
 DEEP = "[" * 5000 + "]" * 5000
 
@@ -92,20 +89,15 @@ def corpus(own) -> list[tuple]:
         ("floors as text", "PATCH", f"/api/v1/buildings/{building}", {"floors": "ten"}, {"If-Match": '"1"'}, 422, "floors"),
         ("area id too big", "PATCH", "/api/v1/areas/99999999999999999999", {"name": "x"}, {"If-Match": '"1"'}, 422,
          "area_id"),
+        ("empty edit", "PATCH", f"/api/v1/areas/{micro}", {}, {"If-Match": '"1"'}, 422, "nothing to change"),
         ("bad Idempotency-Key", "POST", "/api/v1/areas", area_body(), {"Idempotency-Key": "a b"}, 422, "Idempotency-Key"),
     ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def api(server_url, demo_template):
-    from tests.conftest import _copy
-
-    for url in _copy(server_url, demo_template):
-        settings = Settings(database_url=url, rate_limit_anonymous=0)
-        own, _ = communities(url)
-        tokens = make_principals(url, own.community, settings)
-        with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client, url, tokens["admin"], own
+def api(access_api):
+    client, url, tokens, own, _ = access_api
+    return client, url, tokens["admin"], own
 
 
 def test_every_bad_input_gets_a_4xx_naming_the_defect_and_changes_nothing(api):

@@ -67,7 +67,7 @@ def test_edits_need_if_match_and_answer_with_the_new_etag(api):
         assert (error["provided"], error["current"]) == (int(etag.strip('"')), int(etag.strip('"')) + 1)
 
 
-def test_a_retire_keeps_history_and_refuses_areas_still_in_use(api):
+def test_a_retire_is_refused_while_buildings_belong_to_the_area(api):
     _, client, tokens, own = api
     auth = {"Authorization": f"Bearer {tokens['admin']}"}
     path = f"/api/v1/areas/{own.microgrid_id}"

@@ -5,26 +5,16 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import psycopg
 import pytest
 
-from gridmap.settings import Settings
-from tests.access_setup import communities, make_principals
-from tests.conftest import LiveServer
+from tests.access_setup import communities
 from tests.helpers import cli
 
 
 @pytest.fixture(scope="module")
-def api(server_url, demo_template):
-    from tests.conftest import _copy
-
-    for url in _copy(server_url, demo_template):
-        settings = Settings(database_url=url, rate_limit_anonymous=0)
-        own, foreign = communities(url)
-        tokens = make_principals(url, own.community, settings)
-        with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as client:
-            yield client, url, tokens, own, foreign
+def api(access_api):
+    return access_api
 
 
 def _auth(tokens, who):
