@@ -30,8 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        check_startup(settings)
-        pool = make_pool(database_url(settings), settings)
+        url = database_url(settings)
+        check_startup(settings, url)
+        pool = make_pool(url, settings)
         pool.open(wait=False)
         app.state.pool = pool
         try:

@@ -74,37 +74,68 @@ async def _send_error(send: Send, status: int, code: str, message: str, headers:
     await send({"type": "http.response.body", "body": body})
 
 
+class _Window:
+    """Sliding-window counters per client IP."""
+
+    def __init__(self, limit: int, window_s: float):
+        self.limit, self.window_s = limit, window_s
+        self.hits: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        hits = self.hits.setdefault(client, deque())
+        while hits and hits[0] <= now - self.window_s:
+            hits.popleft()
+        return hits
+
+    def wait_s(self, client: str) -> int | None:
+        """Seconds until ``client`` may try again, or None when it is under the limit."""
+        now = time.monotonic()
+        hits = self._recent(client, now)
+        return max(1, math.ceil(hits[0] + self.window_s - now)) if len(hits) >= self.limit else None
+
+    def add(self, client: str) -> None:
+        now = time.monotonic()
+        self._recent(client, now).append(now)
+        if len(self.hits) > 100_000:  # forget idle clients so the table cannot grow without bound
+            self.hits = {ip: h for ip, h in self.hits.items() if h and h[-1] > now - self.window_s}
+
+
 class AnonymousRateLimit:
-    """At most ``limit`` requests per ``window_s`` seconds per client IP from callers without an
-    Authorization header (429 with Retry-After beyond). Signed-in callers are accountable and not
-    counted; /health and /static are exempt. Counts are per server process (sliding window)."""
+    """At most ``limit`` requests per ``window_s`` seconds per client IP without credentials (429 with
+    Retry-After beyond). Signed-in callers are accountable and not counted, but credentials that fail
+    (a 401 answer) count against their IP in a window of their own, so sending a made-up token neither
+    escapes the limit nor allows unlimited guessing. /health and /static are exempt. Counts are per
+    server process."""
 
     EXEMPT = ("/health", "/static/")
 
     def __init__(self, app: ASGIApp, limit: int, window_s: float):
         self.app = app
         self.limit = limit
-        self.window_s = window_s
-        self.hits: dict[str, deque[float]] = {}
+        self.anonymous = _Window(limit, window_s)
+        self.failed = _Window(limit, window_s)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.limit or scope["path"].startswith(self.EXEMPT):
             await self.app(scope, receive, send)
             return
-        if any(name == b"authorization" for name, _ in scope.get("headers", ())):
-            await self.app(scope, receive, send)
-            return
-        now = time.monotonic()
         client = (scope.get("client") or ("?", 0))[0]
-        hits = self.hits.setdefault(client, deque())
-        while hits and hits[0] <= now - self.window_s:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            wait = max(1, math.ceil(hits[0] + self.window_s - now))
-            message = f"more than {self.limit} requests in {self.window_s:g} s without credentials; retry later"
+        signed = any(name == b"authorization" for name, _ in scope.get("headers", ()))
+        window = self.failed if signed else self.anonymous
+        wait = window.wait_s(client)
+        if wait is not None:
+            what = "failed logins or tokens" if signed else "requests without credentials"
+            message = f"more than {self.limit} {what} in {window.window_s:g} s; retry later"
             await _send_error(send, 429, "rate_limited", message, ((b"retry-after", str(wait).encode()),))
             return
-        hits.append(now)
-        if len(self.hits) > 100_000:  # forget idle clients so the table cannot grow without bound
-            self.hits = {ip: h for ip, h in self.hits.items() if h and h[-1] > now - self.window_s}
-        await self.app(scope, receive, send)
+        if not signed:
+            self.anonymous.add(client)
+            await self.app(scope, receive, send)
+            return
+
+        async def count_failures(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                self.failed.add(client)
+            await send(message)
+
+        await self.app(scope, receive, count_failures)

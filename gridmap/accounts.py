@@ -102,11 +102,13 @@ def disable_user(conn: psycopg.Connection, who: Principal, name: str) -> None:
         audit.record(conn, who, audit.Change("disable", "user", row[0], name))
 
 
-def login(conn: psycopg.Connection, secret: str, name: str, password: str, hours: float) -> tuple[str, datetime]:
-    """Check a password and open a session; return its bearer token and expiry. One vague error for
-    a wrong name, a wrong password or a disabled user, so the answer does not reveal which."""
+def login(
+    conn: psycopg.Connection, secret: str, name: str, password: str, hours: float
+) -> tuple[str, datetime, Principal]:
+    """Check a password and open a session; return its bearer token, expiry and the user. One vague
+    error for a wrong name, a wrong password or a disabled user, so the answer does not reveal which."""
     row = conn.execute(
-        "SELECT id, password_hash FROM app_user WHERE name = %s AND disabled_at IS NULL", (name,)
+        "SELECT id, password_hash, role, scope FROM app_user WHERE name = %s AND disabled_at IS NULL", (name,)
     ).fetchone()
     try:
         _hasher.verify(row[1] if row else _DUMMY_HASH, password)
@@ -122,7 +124,7 @@ def login(conn: psycopg.Connection, secret: str, name: str, password: str, hours
             "INSERT INTO user_session (digest, user_id, expires_at) VALUES (%s, %s, %s)",
             (token_digest(secret, token), row[0], expires),
         )
-    return token, expires
+    return token, expires, Principal(name=name, kind="user", role=row[2], scope=frozenset(row[3]))
 
 
 def logout(conn: psycopg.Connection, secret: str, token: str) -> None:
@@ -180,3 +182,14 @@ def principal_for_token(conn: psycopg.Connection, secret: str, token: str) -> Pr
         raise Unauthenticated("the token is unknown, expired or revoked; log in again")
     name, kind, role, scope = row
     return Principal(name=name, kind=kind, role=role, scope=frozenset(scope))
+
+
+def describe(conn: psycopg.Connection, who: Principal) -> dict:
+    """Name, kind, role and jurisdiction (area codes; empty = everywhere) of a principal."""
+    codes = [
+        code
+        for (code,) in conn.execute(
+            "SELECT code FROM area WHERE valid_to IS NULL AND id = ANY(%s) ORDER BY code", (list(who.scope),)
+        )
+    ]
+    return {"name": who.name, "kind": who.kind, "role": who.role, "scope": codes}

@@ -16,10 +16,12 @@ from psycopg.types.json import Jsonb
 from gridmap import audit, sql
 from gridmap.access import Principal, check_jurisdiction, refuse_fields, require
 from gridmap.areas import get_area, resolve_area
+from gridmap.codes import child_code
 from gridmap.concurrency import check_version
+from gridmap.db.locks import lock_children, lock_for_edit
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.io import fields
-from gridmap.levels import CODE_DIGITS, DEFAULT_LAYER, KINDS, LAYER_PATTERN, PARENT_LEVEL
+from gridmap.levels import CODE_DIGITS, CODE_PATTERN, DEFAULT_LAYER, KINDS, LAYER_PATTERN, PARENT_LEVEL
 
 # A drawn boundary may stray this far outside its parent (snapping, rounding); overlaps smaller than
 # OVERLAP_M2 are the slivers of shared edges stored as doubles, not real double coverage.
@@ -62,19 +64,9 @@ class _Current:
     path: list[int] = field(default_factory=list)
 
 
-def _lock_writes(conn: psycopg.Connection) -> None:
-    # Imports take this lock exclusively: an API write never interleaves with a running import.
-    conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('gridmap:import'))")
-
-
-def _lock_children(conn: psycopg.Connection, parent_id: int | None, level: str) -> None:
-    # Overlap checks and code numbering read the siblings; one writer per parent at a time keeps them true.
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"gridmap:children:{level}:{parent_id}",))
-
-
 def _current(conn: psycopg.Connection, who: Principal, area_id: int) -> _Current:
     """Lock the area's identity (so concurrent writers queue) and read its current version."""
-    _lock_writes(conn)
+    lock_for_edit(conn)
     if conn.execute("SELECT 1 FROM area_identity WHERE id = %s FOR UPDATE", (area_id,)).fetchone() is None:
         raise NotFound(f"area {area_id} does not exist")
     row = conn.execute(
@@ -93,16 +85,13 @@ def _checked(values: AreaFields, level: str) -> AreaFields:
     name = values.name
     if name is not None:
         name = fields.checked("name", fields.text, name, "name", required=True)
-    if values.kind is not None and values.kind not in KINDS:
-        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}; got {values.kind!r}", "kind")
+    kind = fields.checked("kind", fields.choice, values.kind, "kind", KINDS) if values.kind is not None else None
     if values.layer is not None and not LAYER_PATTERN.fullmatch(values.layer):
         raise InvalidInput("layer must be lower-case letters, digits and _ (e.g. public_security)", "layer")
-    if values.code is not None and not (values.code.isascii() and values.code.isdigit()):
-        raise InvalidInput(f"code must be {CODE_DIGITS[level]} digits", "code")
-    if values.code is not None and len(values.code) != CODE_DIGITS[level]:
-        raise InvalidInput(f"a {level} code has {CODE_DIGITS[level]} digits; got {len(values.code)}", "code")
+    if values.code is not None and not CODE_PATTERN[level].fullmatch(values.code):
+        raise InvalidInput(f"a {level} code has {CODE_DIGITS[level]} digits; got {values.code!r}", "code")
     attrs = fields.checked("attrs", fields.attrs, values.attrs) if values.attrs is not None else None
-    return AreaFields(name, values.kind, values.layer, values.geometry, attrs, values.code, values.parent)
+    return AreaFields(name, kind, values.layer, values.geometry, attrs, values.code, values.parent)
 
 
 def _geometry_problems(conn, wkb: bytes, area_id: int | None, parent_id: int | None, level: str, layer: str) -> None:
@@ -124,13 +113,20 @@ def _geometry_problems(conn, wkb: bytes, area_id: int | None, parent_id: int | N
         )
 
 
-def _parent(conn: psycopg.Connection, who: Principal, parent: str | None, level: str) -> tuple[int | None, str | None]:
-    """The current parent (id, code) for an area of ``level``, inside the caller's jurisdiction."""
+@dataclass(frozen=True)
+class _Parent:
+    id: int | None = None
+    code: str | None = None
+    path: tuple[int, ...] = ()
+
+
+def _parent(conn: psycopg.Connection, who: Principal, parent: str | None, level: str) -> _Parent:
+    """The current parent of an area of ``level`` (none for a subdistrict), inside the caller's jurisdiction."""
     expected = PARENT_LEVEL[level]
     if expected is None:
         if parent is not None:
             raise InvalidInput("a subdistrict has no parent", "parent")
-        return None, None
+        return _Parent()
     if parent is None:
         raise InvalidInput(f"parent is required: the {expected} this {level} belongs to (id or code)", "parent")
     parent_id = resolve_area(conn, str(parent))
@@ -142,7 +138,7 @@ def _parent(conn: psycopg.Connection, who: Principal, parent: str | None, level:
     check_jurisdiction(who, row[2], f"parent {parent}")
     if row[0] != expected:
         raise InvalidInput(f"the parent of a {level} must be a {expected}; {parent} is a {row[0]}", "parent")
-    return parent_id, row[1]
+    return _Parent(parent_id, row[1], tuple(row[2]))
 
 
 def _next_code(conn: psycopg.Connection, parent_id: int, parent_code: str, level: str) -> str:
@@ -150,10 +146,10 @@ def _next_code(conn: psycopg.Connection, parent_id: int, parent_code: str, level
     last = conn.execute(
         "SELECT max(right(code, 3)::int) FROM area WHERE parent_id = %s AND level = %s", (parent_id, level)
     ).fetchone()[0]
-    n = (last or 0) + 1
-    if n > 999:
-        raise InvalidInput(f"{parent_code} has no free {level} code left (999 used)", "code")
-    return f"{parent_code}{n:03d}"
+    try:
+        return child_code(parent_code, (last or 0) + 1)
+    except ValueError:
+        raise InvalidInput(f"{parent_code} has no free {level} code left (999 used)", "code") from None
 
 
 def _insert(conn: psycopg.Connection, params: dict) -> None:
@@ -189,20 +185,20 @@ def create_area(
     if level == "subdistrict" and values.code is None:
         raise InvalidInput("a subdistrict needs its 9-digit code", "code")
     with conn.transaction():
-        _lock_writes(conn)
-        parent_id, parent_code = _parent(conn, who, values.parent, level)
-        _lock_children(conn, parent_id, level)
-        code = values.code or _next_code(conn, parent_id, parent_code, level)
+        lock_for_edit(conn)
+        parent = _parent(conn, who, values.parent, level)
+        lock_children(conn, parent.id, level)
+        code = values.code or _next_code(conn, parent.id, parent.code, level)
         layer = values.layer or DEFAULT_LAYER
         wkb = shapely.to_wkb(values.geometry)
-        _geometry_problems(conn, wkb, None, parent_id, level, layer)
+        _geometry_problems(conn, wkb, None, parent.id, level, layer)
         area_id = conn.execute("INSERT INTO area_identity (level) VALUES (%s) RETURNING id", (level,)).fetchone()[0]
         _insert(conn, dict(
-            id=area_id, version=1, level=level, code=code, parent_id=parent_id, name=values.name,
+            id=area_id, version=1, level=level, code=code, parent_id=parent.id, name=values.name,
             kind=values.kind or "comprehensive", layer=layer, wkb=wkb, attrs=Jsonb(values.attrs or {}),
         ))  # fmt: skip
-        path = conn.execute("SELECT area_path(%s)", (area_id,)).fetchone()[0]
-        audit.record(conn, who, audit.Change("create", "area", area_id, code, tuple(path), None, 1), request_id)
+        path = (area_id, *parent.path)
+        audit.record(conn, who, audit.Change("create", "area", area_id, code, path, None, 1), request_id)
         return get_area(conn, area_id, crs=crs)
 
 
@@ -224,10 +220,11 @@ def update_area(
         cur = _current(conn, who, area_id)
         check_version(if_match, cur.version, f"area {area_id}")
         values = _checked(values, cur.level)
-        parent_id = cur.parent_id
+        parent_id, path = cur.parent_id, tuple(cur.path)
         if values.parent is not None:
-            parent_id, _ = _parent(conn, who, values.parent, cur.level)
-        _lock_children(conn, parent_id, cur.level)
+            parent = _parent(conn, who, values.parent, cur.level)
+            parent_id, path = parent.id, (area_id, *parent.path)
+        lock_children(conn, parent_id, cur.level)
         layer = values.layer or cur.layer
         wkb = shapely.to_wkb(values.geometry) if values.geometry is not None else cur.wkb
         if values.geometry is not None or parent_id != cur.parent_id or layer != cur.layer:
@@ -238,9 +235,8 @@ def update_area(
             name=values.name or cur.name, kind=values.kind or cur.kind, layer=layer, wkb=wkb,
             attrs=Jsonb(cur.attrs if values.attrs is None else values.attrs),
         ))  # fmt: skip
-        path = conn.execute("SELECT area_path(%s)", (area_id,)).fetchone()[0]
         change = audit.Change(
-            "update", "area", area_id, values.code or cur.code, tuple(set(path) | set(cur.path)),
+            "update", "area", area_id, values.code or cur.code, tuple(dict.fromkeys((*path, *cur.path))),
             cur.version, cur.version + 1, {"fields": sorted(values.given())},
         )  # fmt: skip
         audit.record(conn, who, change, request_id)

@@ -4,7 +4,6 @@ committed one always has one)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,4 +73,4 @@ def entries(
 
 def to_json(entry: dict) -> dict:
     """An entry with its timestamp as ISO-8601 text (for JSON output)."""
-    return json.loads(json.dumps(entry, default=lambda v: v.isoformat()))
+    return entry | {"at": entry["at"].isoformat()}

@@ -16,6 +16,7 @@ from gridmap import audit
 from gridmap.access import Principal, check_jurisdiction, in_jurisdiction, require
 from gridmap.concurrency import check_version
 from gridmap.coords import geometry_from_wgs84
+from gridmap.db.locks import lock_for_edit
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.io import fields
 
@@ -68,9 +69,7 @@ def _checked(values: BuildingFields) -> dict:
     for name, lo, hi in (("households", 0, 100_000), ("floors", 1, 200), ("units", 1, 100)):
         value = getattr(values, name)
         if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise InvalidInput(f"{name} must be a whole number in [{lo}, {hi}]; got {value!r}", name)
-            out[name] = value
+            out[name] = fields.checked(name, fields.integer, value, name, lo, hi)
     if values.attrs is not None:
         out["attrs"] = Jsonb(fields.checked("attrs", fields.attrs, values.attrs))
     return out
@@ -83,8 +82,9 @@ def update_building(
     if_match: int | None,
     values: BuildingFields,
     request_id: str | None = None,
+    crs: str = "wgs84",
 ) -> dict:
-    """Apply ``values`` to a building inside the caller's jurisdiction; return the new Feature.
+    """Apply ``values`` to a building inside the caller's jurisdiction; return the new Feature in ``crs``.
 
     A household count follows into the building's membership when one micro-grid holds it whole; a
     building split by unit or floor keeps its shares, so its total can only change with them."""
@@ -92,7 +92,7 @@ def update_building(
     if not values.given():
         raise InvalidInput("nothing to change: send at least one field", "body")
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('gridmap:import'))")
+        lock_for_edit(conn)
         row = conn.execute(
             "SELECT version, code, households, building_area_path(id) FROM building WHERE id = %s FOR UPDATE",
             (building_id,),
@@ -136,4 +136,4 @@ def update_building(
             {"fields": sorted(values.given())},
         )  # fmt: skip
         audit.record(conn, who, change, request_id)
-        return get_building(conn, building_id)
+        return get_building(conn, building_id, crs)

@@ -19,6 +19,7 @@ PARENT_LEVEL: dict[str, str | None] = {
 }
 # DB11/T 2157-2023: 6-digit district (GB/T 2260) + 3 per level below it.
 CODE_DIGITS: dict[str, int] = {"subdistrict": 9, "community": 12, "grid": 15, "microgrid": 18}
+CODE_PATTERN: dict[str, re.Pattern] = {level: re.compile(rf"^[0-9]{{{n}}}$") for level, n in CODE_DIGITS.items()}
 
 LEVELS: tuple[str, ...] = (*AREA_LEVELS, "buildings", "party-cells", "people")
 

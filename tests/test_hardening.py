@@ -56,6 +56,11 @@ def test_anonymous_callers_are_rate_limited(serve, demo_db_shared):
         token = add_key(conn, cli_principal(), Settings().secret_key.get_secret_value(), "ratelimit", "viewer", [])
     signed = client.get("/api/v1/lookup", params=params, headers={"Authorization": f"Bearer {token}"})
     assert signed.status_code == 200
+    # A made-up token does not escape the limit: failed credentials are counted too.
+    bogus = [client.get("/api/v1/lookup", params=params, headers={"Authorization": "Bearer made-up"}).status_code
+             for _ in range(6)]  # fmt: skip
+    assert bogus == [401] * 5 + [429]
+    assert client.get("/api/v1/lookup", params=params, headers={"Authorization": f"Bearer {token}"}).status_code == 429
 
 
 def test_a_slow_query_gets_503_with_retry_after_not_a_hang(serve):

@@ -21,9 +21,9 @@ from api.deps import (
     require_reader,
 )
 from api.schemas.areas import AreaCreate, AreaUpdate
+from api.schemas.common import given_fields
 from gridmap.area_edit import AreaFields, create_area, retire_area, update_area
 from gridmap.areas import AreaFilter, area_id_by_code, children, get_area, list_areas, parse_bbox, resolve_area
-from gridmap.geometry import polygon_from_geojson
 from gridmap.idempotency import fingerprint, run_once
 from gridmap.points import check_crs, parse_at
 from gridmap.settings import Settings
@@ -120,10 +120,7 @@ def by_code(request: Request, conn: Conn, settings: SettingsDep, code: str, crs:
 
 
 def _fields(body: AreaCreate | AreaUpdate, crs: str, settings: Settings) -> AreaFields:
-    given = body.model_dump(exclude_unset=True, exclude={"level"})
-    if body.geometry is not None:
-        given["geometry"] = polygon_from_geojson(body.geometry.model_dump(), crs, settings.max_vertices)
-    return AreaFields(**given)
+    return AreaFields(**given_fields(body, crs, settings.max_vertices, exclude=frozenset({"level"})))
 
 
 def _written(feature: dict, status: int = 200, replayed: bool = False) -> JSONResponse:

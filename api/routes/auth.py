@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from api.deps import Conn, SettingsDep, Who, reject_unknown_query
-from api.schemas.areas import LoginIn
+from api.schemas.auth import LoginIn
 from gridmap import accounts
 from gridmap.access import require
 
@@ -16,9 +16,9 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[Depends(r
 def login(conn: Conn, settings: SettingsDep, body: LoginIn) -> dict:
     """A wrong name, wrong password and disabled user all get the same 401."""
     secret = settings.secret_key.get_secret_value()
-    token, expires = accounts.login(conn, secret, body.username, body.password, settings.session_hours)
-    who = accounts.principal_for_token(conn, secret, token)
-    return {"token": token, "token_type": "bearer", "expires_at": expires.isoformat(), "user": _public(who)}
+    token, expires, who = accounts.login(conn, secret, body.username, body.password, settings.session_hours)
+    user = accounts.describe(conn, who)
+    return {"token": token, "token_type": "bearer", "expires_at": expires.isoformat(), "user": user}
 
 
 @router.post("/logout", status_code=204, summary="End this session")
@@ -34,14 +34,4 @@ def logout(request: Request, conn: Conn, settings: SettingsDep, who: Who) -> Res
 def me(conn: Conn, who: Who) -> dict:
     """Name, kind (user or key), role and jurisdiction (area codes; empty = everywhere)."""
     require(who, "read")
-    return _public(who, conn)
-
-
-def _public(who, conn=None) -> dict:
-    codes: list[str] = []
-    if conn is not None and who.scope:
-        rows = conn.execute(
-            "SELECT code FROM area WHERE valid_to IS NULL AND id = ANY(%s) ORDER BY code", (list(who.scope),)
-        )
-        codes = [code for (code,) in rows]
-    return {"name": who.name, "kind": who.kind, "role": who.role, "scope": codes}
+    return accounts.describe(conn, who)

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Conn, IfMatch, RequestId, SettingsDep, Who, etag, permission, reject_unknown_query, require_reader
 from api.schemas.areas import BuildingUpdate
+from api.schemas.common import given_fields
 from gridmap.buildings import BuildingFields, get_building, update_building
-from gridmap.geometry import polygon_from_geojson
 from gridmap.points import check_crs
 
 router = APIRouter(
@@ -42,9 +42,6 @@ def edit(
 ) -> JSONResponse:
     """Send only the fields to change with `If-Match: "<version>"`: stale → 409, missing → 428."""
     crs = check_crs(crs)
-    given = body.model_dump(exclude_unset=True)
-    if body.geometry is not None:
-        given["geometry"] = polygon_from_geojson(body.geometry.model_dump(), crs, settings.max_vertices)
-    update_building(conn, who, building_id, if_match, BuildingFields(**given), request_id)
-    feature = get_building(conn, building_id, crs)
+    values = BuildingFields(**given_fields(body, crs, settings.max_vertices))
+    feature = update_building(conn, who, building_id, if_match, values, request_id, crs)
     return JSONResponse(feature, media_type=GEOJSON, headers=etag(feature["properties"]["version"]))

@@ -62,8 +62,3 @@ class BuildingUpdate(Strict):
     units: int | None = Field(default=None, ge=1, le=100, description="单元 (stairwell units)")
     attrs: dict | None = Attrs
     geometry: GeoJSONGeometry | None = None
-
-
-class LoginIn(Strict):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)

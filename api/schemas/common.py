@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from gridmap.geometry import polygon_from_geojson
+
 
 class Strict(BaseModel):
     """Requests refuse unknown fields."""
@@ -18,3 +20,12 @@ class GeoJSONGeometry(Strict):
 
     type: Literal["Polygon", "MultiPolygon"]
     coordinates: list
+
+
+def given_fields(body: BaseModel, crs: str, max_vertices: int, exclude: frozenset[str] = frozenset()) -> dict:
+    """The fields a request set (for an edit: what to change), its GeoJSON ``geometry`` turned into a
+    checked WGS-84 polygon."""
+    given = body.model_dump(exclude_unset=True, exclude=set(exclude))
+    if getattr(body, "geometry", None) is not None:
+        given["geometry"] = polygon_from_geojson(body.geometry.model_dump(), crs, max_vertices)
+    return given

@@ -60,7 +60,7 @@ def check_durability(conn: psycopg.Connection) -> None:
         )
 
 
-def check_startup(settings: Settings) -> None:
+def check_startup(settings: Settings, url: str) -> None:
     """Refuse to serve with the built-in secret key outside development, or with a database that may lose
     acknowledged writes. An unreachable database is not an error here: the pool keeps trying."""
     if settings.env != "development" and settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
@@ -69,7 +69,7 @@ def check_startup(settings: Settings) -> None:
             "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) or GRIDMAP_ENV=development"
         )
     try:
-        with psycopg.connect(database_url(settings), connect_timeout=3, **_options()) as conn:
+        with psycopg.connect(url, connect_timeout=3, **_options()) as conn:
             check_durability(conn)
     except psycopg.OperationalError:
         return
