@@ -163,11 +163,14 @@ def test_planner_cannot_draw_into_a_foreign_community(world):
 
 
 def test_login_logout_and_disable(world):
-    client, url, _, _, _ = world
+    client, url, _, sides, _ = world
+    own = sides["own"]
     bad = client.post("/api/v1/auth/login", json={"username": "planner", "password": "wrong password!"})
     nobody = client.post("/api/v1/auth/login", json={"username": "nobody", "password": "wrong password!"})
     assert bad.status_code == nobody.status_code == 401
     assert bad.json()["error"]["message"] == nobody.json()["error"]["message"]  # no hint which part was wrong
+    planner = client.post("/api/v1/auth/login", json={"username": "planner", "password": PASSWORD}).json()
+    assert planner["user"] == {"name": "planner", "kind": "user", "role": "planner", "scope": [own.community]}
     token = client.post("/api/v1/auth/login", json={"username": "viewer", "password": PASSWORD}).json()["token"]
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json() == {"name": "viewer", "kind": "user", "role": "viewer", "scope": []}
