@@ -48,5 +48,7 @@ fixtures: setup
 # Refresh vendored front-end assets from the npm registry.
 vendor:
 	rm -rf /tmp/gridmap-vendor && mkdir -p /tmp/gridmap-vendor
-	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0
+	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0 leaflet@1.9.4
 	cp /tmp/gridmap-vendor/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} static/vendor/swagger-ui/
+	mkdir -p static/vendor/leaflet
+	cp -r /tmp/gridmap-vendor/node_modules/leaflet/dist/{leaflet.js,leaflet.css,images} /tmp/gridmap-vendor/node_modules/leaflet/LICENSE static/vendor/leaflet/

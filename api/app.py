@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,9 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.limits import AnonymousRateLimit, BodySizeLimit
 from api.request_id import RequestId
-from api.routes import area_query, areas, audit, auth, buildings, health, lookup
+from api.routes import area_query, areas, audit, auth, buildings, health, incident_reports, incidents, lookup, open311
 from gridmap import __version__
 from gridmap.db.connect import check_startup, database_url, make_pool
+from gridmap.incidents.calendar import calendar_from_settings
+from gridmap.incidents.escalation import escalate_periodically
+from gridmap.incidents.routing import policy_from_settings
 from gridmap.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -35,9 +39,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = make_pool(url, settings)
         pool.open(wait=False)
         app.state.pool = pool
+        every = settings.escalate_every_s
+        escalator = asyncio.create_task(escalate_periodically(pool, app.state.calendar, every)) if every else None
         try:
             yield
         finally:
+            if escalator:
+                escalator.cancel()
             pool.close()
 
     app = FastAPI(
@@ -49,16 +57,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.calendar = calendar_from_settings(settings)
+    app.state.policy = policy_from_settings(settings)
     errors.install(app)
     # Added last = runs first: the request id exists before a limit can refuse the request.
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        per_route={("POST", "/api/v1/lookup"): settings.lookup_body_max_bytes},
+        per_route={
+            ("POST", "/api/v1/lookup"): settings.lookup_body_max_bytes,
+            ("POST", r"/api/v1/incidents/[0-9]+/photos"): settings.photo_max_bytes,
+        },
     )
     app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
     app.add_middleware(RequestId)
-    for module in (health, auth, lookup, area_query, areas, buildings, audit):
+    for module in (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 import psycopg
@@ -14,6 +15,8 @@ from psycopg_pool import PoolTimeout
 from gridmap.access import ANONYMOUS, Principal, require
 from gridmap.accounts import principal_for_token
 from gridmap.errors import DatabaseUnavailable, InvalidInput, Unauthenticated
+from gridmap.incidents.calendar import Calendar
+from gridmap.incidents.routing import Policy
 from gridmap.settings import Settings
 
 
@@ -59,8 +62,28 @@ def reject_unknown_query(request: Request) -> None:
         )
 
 
+def _calendar(request: Request) -> Calendar:
+    return request.app.state.calendar
+
+
+def _policy(request: Request) -> Policy:
+    return request.app.state.policy
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
 Conn = Annotated[psycopg.Connection, Depends(_connection)]
+RawBody = Annotated[bytes, Depends(_raw_body)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+CalendarDep = Annotated[Calendar, Depends(_calendar)]
+PolicyDep = Annotated[Policy, Depends(_policy)]
+Now = Annotated[datetime, Depends(_now)]
 
 
 def _principal(request: Request, conn: Conn, settings: SettingsDep) -> Principal:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridmap.errors import (
@@ -16,10 +16,13 @@ from gridmap.errors import (
     InvalidInput,
     NotFound,
     PreconditionRequired,
+    StateConflict,
     Unauthenticated,
     UnsafeDatabase,
+    UnsupportedMedia,
     VersionConflict,
 )
+from gridmap.incidents.open311 import error_document
 
 STATUS: dict[type[GridmapError], int] = {
     InvalidInput: 422,
@@ -27,6 +30,8 @@ STATUS: dict[type[GridmapError], int] = {
     Forbidden: 403,
     NotFound: 404,
     VersionConflict: 409,
+    StateConflict: 409,
+    UnsupportedMedia: 415,
     PreconditionRequired: 428,
     DatabaseUnavailable: 503,
     UnsafeDatabase: 503,
@@ -50,18 +55,33 @@ def _headers(status: int) -> dict | None:
     return None
 
 
+OPEN311_PREFIX = "/open311/"
+
+
+def _respond(request: Request, body: dict, status: int, headers: dict | None = None) -> Response:
+    """The common JSON error, or under /open311/ the spec's error list (JSON or XML by the extension), where
+    a bad parameter is 400 as the spec's examples show."""
+    path = request.url.path
+    if not path.startswith(OPEN311_PREFIX):
+        return JSONResponse(body, status, headers=headers)
+    fmt = "xml" if path.endswith(".xml") else "json"
+    status = 400 if status == 422 else status
+    content, media_type = error_document(status, body["error"]["message"], fmt)
+    return Response(content, status, media_type=media_type, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into the common JSON shape."""
 
     @app.exception_handler(GridmapError)
-    async def domain_error(request: Request, exc: GridmapError) -> JSONResponse:
+    async def domain_error(request: Request, exc: GridmapError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
         extra = {"provided": exc.provided, "current": exc.current} if isinstance(exc, VersionConflict) else {}
         body = error_body(exc.code, str(exc), getattr(exc, "field", None), **extra)
-        return JSONResponse(body, status, headers=_headers(status))
+        return _respond(request, body, status, _headers(status))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         field = _field_name(first.get("loc", ()))
         message = first.get("msg", "invalid request")
@@ -73,27 +93,27 @@ def install(app: FastAPI) -> None:
             at = first.get("loc", ("body", "?"))[-1]
             message = f"the body is not valid JSON (at character {at}): {first.get('ctx', {}).get('error', message)}"
             field = "body"
-        return JSONResponse(error_body("invalid_input", f"{field}: {message}" if field else message, field), 422)
+        return _respond(request, error_body("invalid_input", f"{field}: {message}" if field else message, field), 422)
 
     @app.exception_handler(psycopg.errors.QueryCanceled)
-    async def too_slow(request: Request, exc: psycopg.errors.QueryCanceled) -> JSONResponse:
+    async def too_slow(request: Request, exc: psycopg.errors.QueryCanceled) -> Response:
         message = "the query took longer than the statement timeout; ask for less (a smaller batch or area)"
-        return JSONResponse(error_body("timeout", message), 503, headers={"Retry-After": RETRY_AFTER_S})
+        return _respond(request, error_body("timeout", message), 503, {"Retry-After": RETRY_AFTER_S})
 
     @app.exception_handler(psycopg.OperationalError)
-    async def database_down(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+    async def database_down(request: Request, exc: psycopg.OperationalError) -> Response:
         message = "the database connection failed; retry shortly"
-        return JSONResponse(error_body(DatabaseUnavailable.code, message), 503, headers={"Retry-After": RETRY_AFTER_S})
+        return _respond(request, error_body(DatabaseUnavailable.code, message), 503, {"Retry-After": RETRY_AFTER_S})
 
     @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+    async def server_error(request: Request, exc: Exception) -> Response:
         # Still logged by the server; the caller gets the common shape, never a stack trace.
-        return JSONResponse(error_body("internal", "internal error; it has been logged"), 500)
+        return _respond(request, error_body("internal", "internal error; it has been logged"), 500)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
+        return _respond(request, error_body(code, str(exc.detail)), exc.status_code, exc.headers)
 
 
 def _field_name(loc) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections import deque
 
@@ -20,15 +21,19 @@ class BodySizeLimit:
     """Pure ASGI middleware: checks Content-Length up front and counts streamed (chunked) bodies."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, per_route: dict[tuple[str, str], int] | None = None):
+        """``per_route`` maps (method, path regular expression) to a limit of its own."""
         self.app = app
         self.max_bytes = max_bytes
-        self.per_route = per_route or {}
+        self.per_route = [(method, re.compile(path), limit) for (method, path), limit in (per_route or {}).items()]
+
+    def _limit(self, method: str, path: str) -> int:
+        return next((n for m, p, n in self.per_route if m == method and p.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.per_route.get((scope["method"], scope["path"]), self.max_bytes)
+        limit = self._limit(scope["method"], scope["path"])
         declared = dict(scope.get("headers", ())).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_error(send, 413, "body_too_large", f"request body is larger than {limit} bytes")

@@ -12,17 +12,27 @@ from dataclasses import dataclass, field
 
 from gridmap.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 
-ROLES = ("admin", "planner", "dispatcher", "viewer")
+# worker: a grid worker (网格员) who accepts and answers cases; intake: a channel system (a WeChat
+# mini-program's back end, the 12345 hotline bridge) that may only report incidents.
+ROLES = ("admin", "planner", "dispatcher", "worker", "intake", "viewer")
+STAFF = frozenset({"admin", "dispatcher", "worker"})
 
 # permission → roles holding it. Anonymous callers hold none (lookups are opened by a setting instead).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "read": frozenset(ROLES),
+    "read": frozenset(ROLES) - {"intake"},
     "area.write": frozenset({"admin", "planner"}),
     "building.write": frozenset({"admin", "planner"}),
     "area.set_code": frozenset({"admin"}),
     "area.set_parent": frozenset({"admin"}),
     "area.create_subdistrict": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
+    "incident.create": STAFF | {"intake"},
+    "incident.read": frozenset(ROLES) - {"intake"},
+    "incident.contact": STAFF,  # reporters' names and phone numbers
+    "incident.handle": STAFF,  # accept, reply, escalate
+    "incident.dispatch": frozenset({"admin", "dispatcher"}),  # every other action
+    "incident.configure": frozenset({"admin"}),  # categories and deadlines
+    "incident.report": frozenset(ROLES) - {"intake"},
 }
 
 

@@ -130,7 +130,7 @@ def _print_report(report: ImportReport, as_json: bool) -> None:
 
 @app.command("import")
 def import_cmd(
-    level: str = typer.Argument(..., help=f"One of: {', '.join(LEVELS)}"),
+    level: str = typer.Argument(..., help=f"One of: {', '.join(LEVELS)}, or incidents (past cases, CSV)"),
     file: Path = typer.Argument(..., help="GeoJSON, GPKG, Shapefile, or CSV with WKT or lon/lat"),
     crs: str = typer.Option(None, help="Coordinates of the file: wgs84, gcj02, bd09 or EPSG:xxxx"),
     commit: bool = typer.Option(False, "--commit", help="Write the changes (default: dry run)"),
@@ -142,14 +142,54 @@ def import_cmd(
 
     settings = Settings()
     with _errors():
+        if level == "incidents":
+            _import_incidents(settings, read_table(file, crs), commit, as_json)
         if level not in LEVELS:
-            _fail(f"unknown level {level!r}; use one of {', '.join(LEVELS)}", 2)
+            _fail(f"unknown level {level!r}; use one of {', '.join(LEVELS)} or incidents", 2)
         frame = read_table(file, crs)
         with connect(database_url(settings)) as conn, _progress() as bar:
             task = bar.add_task(f"{level} ({'commit' if commit else 'dry run'})", total=len(frame))
             report = import_frame(conn, level, frame, commit=commit, progress=lambda n: bar.advance(task, n))
     _print_report(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _import_incidents(settings: Settings, frame, commit: bool, as_json: bool) -> None:
+    from gridmap.incidents.bulk import import_incidents
+    from gridmap.incidents.calendar import calendar_from_settings
+    from gridmap.incidents.routing import policy_from_settings
+
+    calendar, policy = calendar_from_settings(settings), policy_from_settings(settings)
+    with connect(database_url(settings)) as conn, _progress() as bar:
+        task = bar.add_task(f"incidents ({'commit' if commit else 'dry run'})", total=len(frame))
+        report, routed = import_incidents(conn, frame, calendar, policy, settings.timezone, commit=commit,
+                                          progress=lambda n: bar.advance(task, n))  # fmt: skip
+    _print_report(report, as_json)
+    if not as_json:
+        out.print("routed: " + ", ".join(f"{k} {v}" for k, v in sorted(routed.items())))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("escalate")
+def escalate_cmd(as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON")) -> None:
+    """Escalate every overdue incident one level up (or flag it overdue at the top), once. The server does
+    this by itself every GRIDMAP_ESCALATE_EVERY_S seconds."""
+    from datetime import UTC, datetime
+
+    from gridmap.incidents.calendar import calendar_from_settings
+    from gridmap.incidents.escalation import escalate_overdue
+
+    settings = Settings()
+    with _errors(), connect(database_url(settings)) as conn:
+        done = escalate_overdue(conn, calendar_from_settings(settings), datetime.now(UTC))
+    if as_json:
+        out.print_json(json.dumps(done))
+        return
+    escalated = sum(d["action"] == "escalate" for d in done)
+    out.print(f"escalated {escalated}, flagged overdue {len(done) - escalated}")
+    for d in done:
+        out.print(f"  incident {d['incident']}: {d['action']} {d.get('from_level') or d.get('level') or ''}"
+                  f"{' → ' + d['to_level'] if d.get('to_level') else ''}")  # fmt: skip
 
 
 @app.command("export")

@@ -60,6 +60,18 @@ class VersionConflict(GridmapError):
         self.current = current
 
 
+class StateConflict(GridmapError):
+    """The action does not apply to the object in its present state (a workflow transition not allowed)."""
+
+    code = "invalid_transition"
+
+
+class UnsupportedMedia(GridmapError):
+    """An upload of a type that is not accepted."""
+
+    code = "unsupported_media_type"
+
+
 class PreconditionRequired(GridmapError):
     """An edit came without the version it was based on (If-Match)."""
 

@@ -61,6 +61,29 @@ class Settings(BaseSettings):
     )
     rate_limit_window_s: float = Field(default=180.0, gt=0)
 
+    # Incidents
+    work_days: str = Field(default="1-5", description="ISO weekdays with working hours: '1-5', '1,2,3,4,5,6'.")
+    work_hours: str = Field(default="09:00-12:00,14:00-18:00", description="Working hours of a working day.")
+    holidays: str = Field(default="", description="Dates off although weekdays (法定节假日): '2026-10-01,2026-10-02'.")
+    extra_workdays: str = Field(default="", description="Weekend dates that are working days (调休): '2026-10-11'.")
+    repeat_m: float = Field(
+        default=50.0, ge=0, le=1000, description="A report this close to an open case of its category joins it."
+    )
+    repeat_days: float = Field(default=7.0, ge=0, le=365, description="…also a case closed this many days ago or less.")
+    boundary_confirm_m: float = Field(
+        default=15.0, ge=0, le=500, description="Closer to a grid boundary: a dispatcher confirms the owner."
+    )
+    region_margin_m: float = Field(
+        default=5000.0, ge=0, description="Reports farther than this from every subdistrict are refused."
+    )
+    address_min_confidence: float = Field(
+        default=0.8, ge=0, le=1, description="A weaker address match waits for a location."
+    )
+    photo_max_bytes: int = Field(default=5_000_000, ge=1024, description="Largest photo upload.")
+    escalate_every_s: float = Field(
+        default=300.0, ge=0, description="How often the server escalates overdue cases; 0 = never."
+    )
+
     @property
     def embedded_dir(self) -> Path:
         """Where the embedded PostGIS cluster lives."""

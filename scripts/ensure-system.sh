@@ -22,6 +22,9 @@ if [ -n "$ver" ] && [ ! -f "/usr/share/postgresql/$ver/extension/postgis.control
   need+=("postgresql-$ver-postgis-3")
 fi
 
+# The UI tests drive Debian's Chromium through Playwright (never a downloaded browser).
+[ -x /usr/bin/chromium ] || need+=("chromium")
+
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 
 if [ "$SUDO" = "__none__" ]; then

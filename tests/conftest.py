@@ -93,6 +93,12 @@ def demo_db_shared(server_url: str, demo_template: str) -> Iterator[str]:
     yield from _copy(server_url, demo_template)
 
 
+@pytest.fixture(scope="module")
+def demo_db_module(server_url: str, demo_template: str) -> Iterator[str]:
+    """URL of a demo-city copy one module writes to; its tests use objects of their own, not each other's."""
+    yield from _copy(server_url, demo_template)
+
+
 @pytest.fixture(scope="session")
 def handmade_template(server_url: str, empty_template: str, tmp_path_factory) -> str:
     """Name of a migrated database holding the hand-made lookup city (tests/handmade.py)."""

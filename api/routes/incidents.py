@@ -1,0 +1,205 @@
+"""Incidents: intake (/api/v1/incidents), queues, one case, workflow actions, photos, categories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.responses import FileResponse, JSONResponse
+
+from api.deps import (
+    CalendarDep,
+    Conn,
+    IfMatch,
+    Now,
+    PolicyDep,
+    RawBody,
+    RequestId,
+    SettingsDep,
+    Who,
+    etag,
+    permission,
+    reject_unknown_query,
+)
+from api.schemas.incidents import CategoryPut, IncidentAction, IncidentCreate
+from gridmap.areas import resolve_area
+from gridmap.idempotency import fingerprint, run_once
+from gridmap.incidents.actions import ActionInput, act
+from gridmap.incidents.cases import Queue, get_incident, list_incidents
+from gridmap.incidents.categories import list_categories, put_category, require_category
+from gridmap.incidents.intake import NewReport, intake
+from gridmap.incidents.photos import add_photo, photo_file
+from gridmap.points import check_crs, parse_at, point_to_wgs84
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"], dependencies=[Depends(reject_unknown_query)])
+
+IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Crs = Annotated[str, Query(description="CRS of coordinates in and out: wgs84, gcj02 or bd09.")]
+
+
+def wgs84_point(lon: float | None, lat: float | None, crs: str) -> tuple[float | None, float | None]:
+    """A point sent in ``crs`` (both or neither of lon/lat) in WGS-84."""
+    if lon is None and lat is None:
+        return None, None
+    return point_to_wgs84(lon, lat, crs)
+
+
+def _case_response(doc: dict, status: int, replayed: bool = False) -> JSONResponse:
+    headers = etag(doc["version"])
+    headers["Location"] = f"/api/v1/incidents/{doc['id']}"
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(doc, status, headers=headers)
+
+
+def new_report(body: IncidentCreate, crs: str, channel: str | None = None) -> NewReport:
+    """The core's report from a request body."""
+    lon, lat = wgs84_point(body.lon, body.lat, crs)
+    reporter = body.reporter
+    return NewReport(
+        category=body.category, description=body.description, channel=channel or body.channel, lon=lon, lat=lat,
+        address=body.address, building=body.building, reporter_name=reporter.name if reporter else None,
+        reporter_phone=reporter.phone if reporter else None, photo_urls=tuple(body.photo_urls),
+        reported_at=body.reported_at, external_id=body.external_id,
+    )  # fmt: skip
+
+
+@router.post("/incidents", status_code=201, summary="Report an incident", dependencies=[permission("incident.create")])
+def create(
+    conn: Conn,
+    who: Who,
+    request_id: RequestId,
+    calendar: CalendarDep,
+    policy: PolicyDep,
+    now: Now,
+    body: IncidentCreate,
+    crs: Crs = "wgs84",
+    idempotency_key: Annotated[str | None, Header(description="Retry-safe intake: the same key, one report.")] = None,
+) -> JSONResponse:
+    """A report located by `lon`/`lat` (in `crs`), a `building` code or `address` text. It is routed to its
+    micro-grid, grid, community, subdistrict, party cell and people (201), or joins an open case of the
+    same category nearby as a repeat (200, `repeat: true`). A vague address waits in the needs-location
+    queue. With `Idempotency-Key` a repeated request returns the first answer (200) and creates nothing."""
+    crs = check_crs(crs)
+    report = new_report(body, crs)
+
+    def run() -> tuple[int, dict]:
+        outcome = intake(conn, who, report, calendar, policy, now, request_id)
+        doc = get_incident(conn, who, outcome.incident_id, crs, now)
+        return (200 if outcome.repeat else 201), doc | {"repeat": outcome.repeat, "report_token": outcome.token}
+
+    if idempotency_key is None:
+        return _case_response(*run())
+    request = fingerprint("POST /incidents", body.model_dump(mode="json"), crs)
+    status, doc, replayed = run_once(conn, f"{who.kind}:{who.name}", idempotency_key, request, run)
+    return _case_response(doc, 200 if replayed else status, replayed)
+
+
+@router.get("/incidents", summary="Queue of incidents", dependencies=[permission("incident.read")])
+def queue(
+    conn: Conn,
+    who: Who,
+    settings: SettingsDep,
+    now: Now,
+    state: Annotated[str | None, Query(description="States, comma-separated: received,escalated")] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    overdue: Annotated[bool | None, Query(description="Only overdue (true) or not overdue (false) open cases.")] = None,
+    flag: Annotated[
+        str | None, Query(description="needs_location, unassigned, near_boundary, nearest, overdue …")
+    ] = None,
+    area: Annotated[str | None, Query(description="Area id or code: cases routed to it or below.")] = None,
+    level: Annotated[str | None, Query(description="The level answering now.")] = None,
+    since: Annotated[str | None, Query(description="Received at or after (ISO-8601).")] = None,
+    until: Annotated[str | None, Query(description="Received before (ISO-8601).")] = None,
+    crs: Crs = "wgs84",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict:
+    """Cases in your jurisdiction, most urgent first: open before closed, then by deadline."""
+    q = Queue(
+        state=tuple(s.strip() for s in state.split(",") if s.strip()) if state else (),
+        category=category, overdue=overdue, flag=flag, area=resolve_area(conn, area, field="area"), level=level,
+        since=parse_at(since, settings.timezone, "since"), until=parse_at(until, settings.timezone, "until"),
+    )  # fmt: skip
+    return list_incidents(conn, who, q, check_crs(crs), now, limit, offset)
+
+
+@router.get("/incidents/{incident_id}", summary="One incident", dependencies=[permission("incident.read")])
+def incident(conn: Conn, who: Who, now: Now, incident_id: IncidentId, crs: Crs = "wgs84") -> JSONResponse:
+    """The case, its owners as routed (area versions included), reports, history and photos; `ETag` is its
+    version. Reporters' contacts are shown to staff only."""
+    doc = get_incident(conn, who, incident_id, check_crs(crs), now)
+    return JSONResponse(doc, headers=etag(doc["version"]))
+
+
+@router.post("/incidents/{incident_id}/actions", summary="Move an incident through the workflow")
+def action(
+    conn: Conn,
+    who: Who,
+    request_id: RequestId,
+    calendar: CalendarDep,
+    policy: PolicyDep,
+    now: Now,
+    incident_id: IncidentId,
+    body: IncidentAction,
+    if_match: IfMatch,
+    crs: Crs = "wgs84",
+) -> JSONResponse:
+    """`dispatch`, `accept`, `reply` (note), `verify`, `close` (note), `rate` (satisfaction), `escalate`,
+    `reopen` (note), `reject` (reason), `reroute` (optionally a new lon/lat or building), `reassign`
+    (assignee), `split` (report). A transition the state does not allow is 409; a role that may not act
+    is 403. `If-Match` is optional here: the state machine already refuses a second identical action."""
+    lon, lat = wgs84_point(body.lon, body.lat, check_crs(crs))
+    given = ActionInput(**body.model_dump(exclude={"lon", "lat"}), lon=lon, lat=lat)
+    result = act(conn, who, incident_id, given, if_match, calendar, policy, now, request_id)
+    doc = get_incident(conn, who, incident_id, check_crs(crs), now)
+    return JSONResponse(doc | {"result": result}, headers=etag(doc["version"]))
+
+
+@router.post(
+    "/incidents/{incident_id}/photos",
+    status_code=201,
+    summary="Upload a photo (the body is the image)",
+    dependencies=[permission("incident.create")],
+    openapi_extra={"requestBody": {"content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                               for t in ("image/jpeg", "image/png", "image/webp")}}},
+)  # fmt: skip
+def upload(
+    conn: Conn, who: Who, incident_id: IncidentId, now: Now, settings: SettingsDep, data: RawBody
+) -> JSONResponse:
+    """Send the image bytes as the body (JPEG, PNG or WebP, checked by content, at most the configured
+    size: 413 beyond it, 415 for anything that is not an image)."""
+    photo = add_photo(conn, who, incident_id, data, settings.data_dir, settings.photo_max_bytes, now)
+    return JSONResponse(photo, 201, headers={"Location": photo["href"]})
+
+
+@router.get("/incidents/{incident_id}/photos/{photo_id}", summary="An uploaded photo",
+            dependencies=[permission("incident.read")])  # fmt: skip
+def photo(conn: Conn, who: Who, settings: SettingsDep, incident_id: IncidentId, photo_id: IncidentId) -> FileResponse:
+    """The image as uploaded."""
+    path, content_type = photo_file(conn, who, incident_id, photo_id, settings.data_dir)
+    return FileResponse(path, media_type=content_type, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/incident-categories", summary="Incident categories and their deadlines")
+def categories(conn: Conn) -> dict:
+    """Every category with its calendar (working hours or wall clock) and minutes per stage."""
+    return {"categories": [c.public() for c in list_categories(conn)]}
+
+
+@router.get("/incident-categories/{code}", summary="One incident category")
+def category(conn: Conn, code: Annotated[str, Path(max_length=40)]) -> dict:
+    """The category and its deadlines."""
+    return require_category(conn, code).public()
+
+
+@router.put("/incident-categories/{code}", summary="Create or replace a category (admins)",
+            dependencies=[permission("incident.configure")])  # fmt: skip
+def put(
+    conn: Conn, who: Who, request_id: RequestId, code: Annotated[str, Path(max_length=40)], body: CategoryPut
+) -> dict:
+    """Names, calendar and all four stage deadlines (minutes) at once; recorded in the audit log."""
+    minutes = body.deadline_minutes.model_dump()
+    return put_category(
+        conn, who, code, body.name, body.name_zh, body.calendar, body.active, minutes, request_id
+    ).public()

@@ -1,0 +1,205 @@
+"""Reading cases: one case with its reports, events and photos; queues with filters; what a caller may see
+(reporters' contacts only for staff; people's phones masked for the others; foreign cases are 404)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import sql as pgsql
+
+from gridmap.access import Principal, check_jurisdiction, in_jurisdiction, mask_phone
+from gridmap.coords import from_wgs84
+from gridmap.errors import InvalidInput, NotFound
+from gridmap.incidents.workflow import OPEN_STATES, STATES
+
+MAX_PAGE = 500
+
+_COLUMNS = """
+    i.id, i.category, c.name, c.name_zh, i.description, i.channel, i.state, ST_X(i.geom), ST_Y(i.geom), i.address,
+    b.code, i.location_source, i.location_confidence, i.flags, i.route, i.level, i.assignee, i.reports,
+    i.received_at, i.stage, i.stage_started_at, i.due_at, i.deadline_at, i.closed_at, i.satisfaction, i.reason,
+    i.external_id, i.updated_at, i.version, i.area_path
+"""
+_FROM = """
+    FROM incident i JOIN incident_category c ON c.code = i.category LEFT JOIN building b ON b.id = i.building_id
+"""
+_NAMES = (
+    "id", "category", "category_name", "category_name_zh", "description", "channel", "state", "lon", "lat",
+    "address", "building", "location_source", "location_confidence", "flags", "route", "level", "assignee",
+    "reports", "received_at", "stage", "stage_started_at", "due_at", "deadline_at", "closed_at", "satisfaction",
+    "reason", "external_id", "updated_at", "version", "area_path",
+)  # fmt: skip
+
+
+def _masked_people(people: list[dict]) -> list[dict]:
+    return [p | {"phone": mask_phone(p["phone"])} if isinstance(p.get("phone"), str) else p for p in people]
+
+
+def public(row: tuple, who: Principal, crs: str, now: datetime) -> dict:
+    """A stored case as the API shows it to ``who``, coordinates in ``crs``."""
+    doc = dict(zip(_NAMES, row, strict=True))
+    lon, lat = doc.pop("lon"), doc.pop("lat")
+    if lon is not None:
+        lon, lat = from_wgs84(lon, lat, crs)
+    route = doc.pop("route") or {}
+    if not who.can("incident.contact"):
+        route = route | {"people": _masked_people(route.get("people") or [])}
+    doc.pop("area_path")
+    doc["location"] = {
+        "lon": lon, "lat": lat, "crs": crs, "address": doc.pop("address"), "building": doc.pop("building"),
+        "source": doc.pop("location_source"), "confidence": doc.pop("location_confidence"),
+    }  # fmt: skip
+    doc["owner"] = route
+    doc["overdue"] = bool(doc["due_at"] and doc["state"] in OPEN_STATES and doc["due_at"] < now)
+    return doc
+
+
+def fetch_row(conn: psycopg.Connection, incident_id: int, lock: bool = False) -> tuple:
+    """The stored row of a case (locked for update when ``lock``); NotFound when missing."""
+    query = pgsql.SQL("SELECT {} {} WHERE i.id = %s {}").format(
+        pgsql.SQL(_COLUMNS), pgsql.SQL(_FROM), pgsql.SQL("FOR UPDATE OF i" if lock else "")
+    )
+    row = conn.execute(query, (incident_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    return row
+
+
+def area_path_of(row: tuple) -> list[int]:
+    """The area path stored with a case row."""
+    return row[-1]
+
+
+def visible_row(conn: psycopg.Connection, who: Principal, incident_id: int, lock: bool = False) -> tuple:
+    """A case row the caller may see: one outside the caller's jurisdiction is reported as missing."""
+    row = fetch_row(conn, incident_id, lock)
+    check_jurisdiction(who, area_path_of(row), f"incident {incident_id}")
+    return row
+
+
+def get_incident(conn: psycopg.Connection, who: Principal, incident_id: int, crs: str, now: datetime) -> dict:
+    """One case with its reports (contacts for staff only), its event history and its photos."""
+    doc = public(visible_row(conn, who, incident_id), who, crs, now)
+    reports = conn.execute(
+        "SELECT id, is_repeat, channel, description, reporter_name, reporter_phone, address, reported_at,"
+        " received_at, ST_X(geom), ST_Y(geom) FROM incident_report WHERE incident_id = %s ORDER BY id",
+        (incident_id,),
+    ).fetchall()
+    staff = who.can("incident.contact")
+    doc["report_list"] = [
+        {"id": r[0], "repeat": r[1], "channel": r[2], "description": r[3],
+         "reporter": {"name": r[4], "phone": r[5]} if staff else None, "address": r[6],
+         "reported_at": r[7], "received_at": r[8],
+         "location": dict(zip(("lon", "lat"), from_wgs84(r[9], r[10], crs), strict=True)) if r[9] is not None else None}
+        for r in reports
+    ]  # fmt: skip
+    doc["events"] = events(conn, incident_id)
+    doc["photos"] = [
+        {"id": p[0], "url": p[1], "content_type": p[2], "bytes": p[3],
+         "href": None if p[1] else f"/api/v1/incidents/{incident_id}/photos/{p[0]}"}
+        for p in conn.execute(
+            "SELECT id, url, content_type, bytes FROM incident_photo WHERE incident_id = %s ORDER BY id", (incident_id,)
+        )
+    ]  # fmt: skip
+    return doc
+
+
+def events(conn: psycopg.Connection, incident_id: int) -> list[dict]:
+    """The case history, oldest first."""
+    rows = conn.execute(
+        "SELECT at, action, from_state, to_state, actor, role, note, detail FROM incident_event"
+        " WHERE incident_id = %s ORDER BY at, id",
+        (incident_id,),
+    ).fetchall()
+    keys = ("at", "action", "from_state", "to_state", "actor", "role", "note", "detail")
+    return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Filters of a case list. ``area`` is an area identity: cases routed to it or below."""
+
+    state: tuple[str, ...] = ()
+    category: str | None = None
+    overdue: bool | None = None
+    flag: str | None = None
+    area: int | None = None
+    level: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+_FLAGS = ("needs_location", "unassigned", "nearest", "near_boundary", "overdue", "reported_after_close")
+
+
+def _where(queue: Queue, who: Principal, now: datetime) -> tuple[pgsql.Composable, list]:
+    clauses, params = [pgsql.SQL("true")], []
+    if queue.state:
+        bad = sorted(set(queue.state) - set(STATES))
+        if bad:
+            raise InvalidInput(f"unknown state {bad[0]!r}; use one of {', '.join(STATES)}", "state")
+        clauses.append(pgsql.SQL("i.state = ANY(%s)"))
+        params.append(list(queue.state))
+    if queue.category:
+        clauses.append(pgsql.SQL("i.category = %s"))
+        params.append(queue.category)
+    if queue.overdue is not None:
+        clauses.append(pgsql.SQL("(i.due_at < %s AND i.state = ANY(%s)) = %s"))
+        params += [now, sorted(OPEN_STATES), queue.overdue]
+    if queue.flag:
+        if queue.flag not in _FLAGS:
+            raise InvalidInput(f"unknown flag {queue.flag!r}; use one of {', '.join(_FLAGS)}", "flag")
+        clauses.append(pgsql.SQL("%s = ANY(i.flags)"))
+        params.append(queue.flag)
+    if queue.area is not None:
+        clauses.append(pgsql.SQL("i.area_path @> ARRAY[%s]::bigint[]"))
+        params.append(queue.area)
+    if queue.level:
+        clauses.append(pgsql.SQL("i.level = %s"))
+        params.append(queue.level)
+    if queue.since:
+        clauses.append(pgsql.SQL("i.received_at >= %s"))
+        params.append(queue.since)
+    if queue.until:
+        clauses.append(pgsql.SQL("i.received_at < %s"))
+        params.append(queue.until)
+    if who.scope:
+        clauses.append(pgsql.SQL("i.area_path && %s"))
+        params.append(sorted(who.scope))
+    elif not in_jurisdiction(who, []):
+        clauses.append(pgsql.SQL("false"))
+    return pgsql.SQL(" AND ").join(clauses), params
+
+
+def list_incidents(
+    conn: psycopg.Connection, who: Principal, queue: Queue, crs: str, now: datetime, limit: int = 50, offset: int = 0
+) -> dict:
+    """A page of cases, the most urgent first (overdue, then earliest deadline, then newest), with the total."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}; got {limit}", "limit")
+    where, params = _where(queue, who, now)
+    total = conn.execute(pgsql.SQL("SELECT count(*) {} WHERE {}").format(pgsql.SQL(_FROM), where), params).fetchone()[0]
+    query = pgsql.SQL(
+        "SELECT {} {} WHERE {} ORDER BY (i.state = ANY(%s)) DESC, i.due_at NULLS LAST, i.id DESC LIMIT %s OFFSET %s"
+    ).format(pgsql.SQL(_COLUMNS), pgsql.SQL(_FROM), where)
+    rows = conn.execute(query, [*params, sorted(OPEN_STATES), limit, offset]).fetchall()
+    return {"items": [public(r, who, crs, now) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+def notes_and_media(conn: psycopg.Connection, ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
+    """Per case: the latest note or reason of its history, and its first photo (link or upload path)."""
+    notes = dict(conn.execute(
+        "SELECT DISTINCT ON (incident_id) incident_id, coalesce(note, detail->>'reason') FROM incident_event"
+        " WHERE incident_id = ANY(%s) AND (note IS NOT NULL OR detail ? 'reason')"
+        " ORDER BY incident_id, at DESC, id DESC",
+        (ids,),
+    ).fetchall())  # fmt: skip
+    media = dict(conn.execute(
+        "SELECT DISTINCT ON (incident_id) incident_id,"
+        " coalesce(url, '/api/v1/incidents/' || incident_id || '/photos/' || id) FROM incident_photo"
+        " WHERE incident_id = ANY(%s) ORDER BY incident_id, id",
+        (ids,),
+    ).fetchall())  # fmt: skip
+    return {i: (notes.get(i), media.get(i)) for i in ids}

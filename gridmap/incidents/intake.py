@@ -1,0 +1,239 @@
+"""Taking a report in: find where it is (a point, a building code, or address text through the gazetteer),
+join it to an open case of the same category nearby (只投诉一次), or open a new case routed to its owners
+with its deadlines started."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psycopg
+
+from gridmap.access import Principal, require
+from gridmap.errors import InvalidInput
+from gridmap.incidents.calendar import Calendar
+from gridmap.incidents.categories import Category, get_category
+from gridmap.incidents.gazetteer import NOTHING_BELOW, match_address
+from gridmap.incidents.history import record_event
+from gridmap.incidents.routing import Policy, Route, check_in_region, route_point, save_route, unrouted
+from gridmap.io import fields
+
+CHANNELS = ("wechat", "hotline_12345", "patrol", "camera", "web", "api")
+MAX_PHOTO_URLS = 10
+_PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
+_URL = re.compile(r"^https?://[^\s<>\"']{1,1990}$")
+_REPEATABLE = ("received", "dispatched", "in_progress", "replied", "escalated", "reopened")
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A citizen report as received. ``lon``/``lat`` are WGS-84 (converted at the edge)."""
+
+    category: str
+    description: str
+    channel: str
+    lon: float | None = None
+    lat: float | None = None
+    address: str | None = None
+    building: str | None = None
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    photo_urls: tuple[str, ...] = ()
+    reported_at: datetime | None = None
+    external_id: str | None = None
+
+
+@dataclass
+class Location:
+    """Where a report is, and how that was found."""
+
+    lon: float | None
+    lat: float | None
+    building_id: int | None
+    source: str  # point | building | address | none
+    confidence: float | None = None
+    candidates: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What intake did: opened ``incident_id``, or joined it as a repeat."""
+
+    incident_id: int
+    repeat: bool
+    token: str
+
+
+def _check(report: NewReport, now: datetime) -> None:
+    channels = (*CHANNELS, "open311")  # open311: set by the Open311 endpoint, not chosen by callers
+    if report.channel not in channels:
+        raise InvalidInput(f"unknown channel {report.channel!r}; use one of {', '.join(channels)}", "channel")
+    fields.checked("description", fields.text, report.description, "description", required=True, max_len=4000)
+    fields.checked("address", fields.text, report.address, "address", max_len=500)
+    fields.checked("reporter_name", fields.text, report.reporter_name, "reporter_name", max_len=100)
+    if report.reporter_phone is not None and not _PHONE.fullmatch(report.reporter_phone):
+        raise InvalidInput(
+            "reporter_phone must be digits (with an optional +, spaces or -), 5–20 long", "reporter_phone"
+        )
+    if len(report.photo_urls) > MAX_PHOTO_URLS:
+        raise InvalidInput(f"at most {MAX_PHOTO_URLS} photo URLs", "photo_urls")
+    for url in report.photo_urls:
+        if not _URL.fullmatch(url):
+            raise InvalidInput(f"photo URL must be http(s) without spaces; got {url[:80]!r}", "photo_urls")
+    if report.reported_at is not None and not now - timedelta(days=3660) <= report.reported_at <= now + timedelta(
+        minutes=5
+    ):
+        raise InvalidInput("reported_at must not lie in the future or more than ten years back", "reported_at")
+    if report.lon is None and report.building is None and not report.address:
+        raise InvalidInput("say where: lon/lat (with crs), a building code, or address text", "lon")
+
+
+def _building_point(conn: psycopg.Connection, building_id: int) -> tuple[float, float]:
+    return conn.execute(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM building WHERE id = %s) s", (building_id,)
+    ).fetchone()
+
+
+def locate(conn: psycopg.Connection, report: NewReport, policy: Policy) -> Location:
+    """Where the report is: its point (checked inside the region); else its building's; else the building its
+    address names, when the match is confident enough (else no point: the needs-location queue)."""
+    if report.lon is not None:
+        check_in_region(conn, report.lon, report.lat, policy.region_margin_m)
+        building = conn.execute(
+            "SELECT id FROM building WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))"
+            " ORDER BY code LIMIT 1",
+            (report.lon, report.lat),
+        ).fetchone()
+        return Location(report.lon, report.lat, building[0] if building else None, "point", 1.0)
+    if report.building is not None:
+        row = conn.execute("SELECT id FROM building WHERE code = %s", (report.building,)).fetchone()
+        if row is None:
+            raise InvalidInput(f"no building with code {report.building!r}", "building")
+        return Location(*_building_point(conn, row[0]), row[0], "building", 1.0)
+    match = match_address(conn, report.address)
+    if match.confidence < NOTHING_BELOW:
+        raise InvalidInput(
+            f"the address {report.address!r} matches no building well enough; send lon/lat or a building code",
+            "address",
+        )
+    if match.building_id is None or match.confidence < policy.address_min_confidence:
+        return Location(None, None, None, "address", match.confidence, match.candidates)
+    return Location(*_building_point(conn, match.building_id), match.building_id, "address", match.confidence,
+                    match.candidates)  # fmt: skip
+
+
+def find_repeat(
+    conn: psycopg.Connection, category: str, where: Location, policy: Policy, now: datetime
+) -> tuple[int, str] | None:
+    """The case a report of ``category`` at ``where`` repeats: same category, open (or closed within
+    ``repeat_days``), within ``repeat_m`` metres or in the same building; the nearest, then the oldest."""
+    if where.lon is None and where.building_id is None:
+        return None
+    row = conn.execute(
+        """
+        SELECT i.id, i.state FROM incident i
+        WHERE i.category = %(category)s
+          AND (i.state = ANY(%(open)s) OR (i.state IN ('closed', 'rated') AND i.closed_at >= %(since)s))
+          AND ((%(lon)s::float8 IS NOT NULL AND i.geom && ST_Expand(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
+                    %(deg)s / greatest(cos(radians(%(lat)s)), 0.01))
+                AND ST_DWithin(i.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, %(m)s))
+               OR i.building_id = %(building)s)
+        ORDER BY ST_Distance(i.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)
+                 NULLS LAST, i.id
+        LIMIT 1
+        """,
+        dict(category=category, open=list(_REPEATABLE), since=now - timedelta(days=policy.repeat_days),
+             lon=where.lon, lat=where.lat, deg=policy.repeat_m / 111_320.0, m=policy.repeat_m,
+             building=where.building_id),
+    ).fetchone()  # fmt: skip
+    return (row[0], row[1]) if row else None
+
+
+def _insert_report(
+    conn: psycopg.Connection, incident_id: int, repeat: bool, report: NewReport, where: Location, now: datetime
+) -> str:
+    token = secrets.token_urlsafe(12)
+    conn.execute(
+        "INSERT INTO incident_report (incident_id, is_repeat, channel, description, reporter_name, reporter_phone,"
+        " geom, address, building_id, location_source, location_confidence, reported_at, received_at, token)"
+        " VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s::float8 IS NULL THEN NULL"
+        " ELSE ST_SetSRID(ST_MakePoint(%s, %s), 4326) END, %s, %s, %s, %s, %s, %s, %s)",
+        (incident_id, repeat, report.channel, report.description.strip(), report.reporter_name,
+         report.reporter_phone, where.lon, where.lon, where.lat, report.address, where.building_id, where.source,
+         where.confidence, report.reported_at or now, now, token),
+    )  # fmt: skip
+    for url in report.photo_urls:
+        conn.execute(
+            "INSERT INTO incident_photo (incident_id, url, added_at) VALUES (%s, %s, %s)", (incident_id, url, now)
+        )
+    return token
+
+
+def open_case(
+    conn: psycopg.Connection,
+    category: Category,
+    report: NewReport,
+    where: Location,
+    calendar: Calendar,
+    policy: Policy,
+    now: datetime,
+    flags: tuple[str, ...] = (),
+) -> tuple[int, Route]:
+    """Insert a new case (state received, dispatch deadline running) routed from ``where``."""
+    if where.lon is not None:
+        route = route_point(conn, where.lon, where.lat, policy)
+    else:
+        route = unrouted({"candidates": where.candidates})
+    incident_id = conn.execute(
+        "INSERT INTO incident (category, description, channel, geom, address, building_id, location_source,"
+        " location_confidence, received_at, stage, stage_started_at, due_at, deadline_at, external_id, updated_at)"
+        " VALUES (%s, %s, %s, CASE WHEN %s::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(%s, %s), 4326) END,"
+        " %s, %s, %s, %s, %s, 'dispatch', %s, %s, %s, %s, %s) RETURNING id",
+        (category.code, report.description.strip(), report.channel, where.lon, where.lon, where.lat, report.address,
+         where.building_id, where.source, where.confidence, now, now, category.due(calendar, "dispatch", now),
+         category.deadline(calendar, now), report.external_id, now),
+    ).fetchone()[0]  # fmt: skip
+    save_route(conn, incident_id, route, extra_flags=flags)
+    return incident_id, route
+
+
+def intake(
+    conn: psycopg.Connection,
+    who: Principal,
+    report: NewReport,
+    calendar: Calendar,
+    policy: Policy,
+    now: datetime,
+    request_id: str | None = None,
+) -> Outcome:
+    """Take one report in, all or nothing: a repeat joins its case (the count grows, nothing is dispatched
+    again); otherwise a new case opens, routed and flagged, with its first event."""
+    require(who, "incident.create")
+    _check(report, now)
+    category = get_category(conn, report.category, for_intake=True)
+    with conn.transaction():
+        # Reports of one category queue here, so two near-simultaneous reports of one problem make one case.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridmap.intake'), hashtext(%s))", (category.code,))
+        where = locate(conn, report, policy)
+        repeat = find_repeat(conn, category.code, where, policy, now)
+        if repeat is not None:
+            incident_id, state = repeat
+            after_close = state in ("closed", "rated")
+            conn.execute(
+                "UPDATE incident SET reports = reports + 1, updated_at = %s, version = version + 1,"
+                " flags = CASE WHEN %s AND NOT 'reported_after_close' = ANY(flags)"
+                " THEN flags || 'reported_after_close'::text ELSE flags END WHERE id = %s",
+                (now, after_close, incident_id),
+            )
+            token = _insert_report(conn, incident_id, True, report, where, now)
+            record_event(conn, incident_id, who, "repeat", state, state, now, request_id=request_id,
+                         detail={"channel": report.channel, "after_close": after_close})  # fmt: skip
+            return Outcome(incident_id, True, token)
+        incident_id, route = open_case(conn, category, report, where, calendar, policy, now)
+        token = _insert_report(conn, incident_id, False, report, where, now)
+        record_event(conn, incident_id, who, "receive", None, "received", now, request_id=request_id,
+                     detail={"channel": report.channel, "flags": route.flags, "level": route.level,
+                             "location": where.source, "confidence": where.confidence})  # fmt: skip
+        return Outcome(incident_id, False, token)

@@ -1,0 +1,134 @@
+"""Where a case goes: the lookup chain of its point (micro-grid, grid, community, subdistrict, party
+cell, people), kept with the area versions it used, plus the flags a dispatcher must see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from gridmap.errors import InvalidInput
+from gridmap.lookup import AREA_KEYS, LookupOptions, lookup
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The knobs of intake and routing (from the settings)."""
+
+    nearest_m: float = 5.0
+    boundary_confirm_m: float = 15.0
+    region_margin_m: float = 5000.0
+    repeat_m: float = 50.0
+    repeat_days: float = 7.0
+    address_min_confidence: float = 0.8
+
+
+def policy_from_settings(settings) -> Policy:
+    """The Policy the settings describe."""
+    return Policy(
+        nearest_m=settings.nearest_m,
+        boundary_confirm_m=settings.boundary_confirm_m,
+        region_margin_m=settings.region_margin_m,
+        repeat_m=settings.repeat_m,
+        repeat_days=settings.repeat_days,
+        address_min_confidence=settings.address_min_confidence,
+    )
+
+
+@dataclass
+class Route:
+    """A routing decision: the stored snapshot, the identity ids per level, the level that answers first,
+    and flags (unassigned, nearest, near_boundary)."""
+
+    snapshot: dict
+    ids: dict[str, int | None]
+    level: str | None
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def area_path(self) -> list[int]:
+        """The identity ids of the chain, for jurisdiction checks."""
+        return [i for i in self.ids.values() if i is not None]
+
+
+ROUTING_FLAGS = ("needs_location", "unassigned", "nearest", "near_boundary")
+
+
+def unrouted(snapshot: dict | None = None) -> Route:
+    """The route of a case with no location yet: nobody answers, the needs-location queue holds it."""
+    return Route(snapshot=snapshot or {}, ids=dict.fromkeys(AREA_KEYS), level=None, flags=["needs_location"])
+
+
+def check_in_region(conn: psycopg.Connection, lon: float, lat: float, margin_m: float) -> None:
+    """InvalidInput unless the point lies within ``margin_m`` of a current subdistrict (the region served)."""
+    inside = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM area WHERE level = 'subdistrict' AND valid_to IS NULL"
+        " AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s))",
+        (lon, lat, margin_m),
+    ).fetchone()[0]
+    if not inside:
+        raise InvalidInput(
+            f"({lon:.6f}, {lat:.6f}) is outside the region served (farther than {margin_m:g} m from every"
+            " subdistrict); check the coordinates and their crs",
+            "lon",
+        )
+
+
+def _nearest_subdistrict(conn: psycopg.Connection, lon: float, lat: float) -> dict | None:
+    row = conn.execute(
+        "SELECT area_json(a) FROM area a WHERE a.level = 'subdistrict' AND a.valid_to IS NULL"
+        " ORDER BY a.geom <-> ST_SetSRID(ST_MakePoint(%s, %s), 4326), a.code LIMIT 1",
+        (lon, lat),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _near_grid_boundary(conn: psycopg.Connection, grid_id: int, lon: float, lat: float, within_m: float) -> bool:
+    row = conn.execute(
+        "SELECT ST_DWithin(ST_Boundary(geom)::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s)"
+        " FROM area WHERE id = %s AND valid_to IS NULL",
+        (lon, lat, within_m, grid_id),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def route_point(conn: psycopg.Connection, lon: float, lat: float, policy: Policy) -> Route:
+    """Route a WGS-84 point inside the region: the micro-grid that covers it answers first; in no micro-grid
+    the subdistrict's unassigned queue takes it at once (flagged ``unassigned``: the bridge-culvert lamp no
+    unit owned); close to a grid boundary it is flagged ``near_boundary`` for a dispatcher to confirm."""
+    record = lookup(conn, [(lon, lat)], LookupOptions(nearest_m=policy.nearest_m))[0]
+    snapshot = {k: record[k] for k in ("match", "distance_m", *AREA_KEYS, "party_cell", "building", "people", "note")}
+    flags = []
+    if record["match"] == "nearest":
+        flags.append("nearest")
+    if record["match"] == "unassigned":
+        flags.append("unassigned")
+        if snapshot["subdistrict"] is None:
+            snapshot["subdistrict"] = _nearest_subdistrict(conn, lon, lat)
+        level = "subdistrict" if snapshot["subdistrict"] else None
+    else:
+        level = "microgrid"
+    ids = {k: (snapshot[k] or {}).get("id") for k in AREA_KEYS}
+    if (
+        ids["grid"]
+        and policy.boundary_confirm_m > 0
+        and _near_grid_boundary(conn, ids["grid"], lon, lat, policy.boundary_confirm_m)
+    ):
+        flags.append("near_boundary")
+    return Route(snapshot=snapshot, ids=ids, level=level, flags=flags)
+
+
+def save_route(conn: psycopg.Connection, incident_id: int, route: Route, extra_flags: tuple[str, ...] = ()) -> None:
+    """Store ``route`` on the case: snapshot, identities, path and answering level. Routing flags are
+    replaced; other flags (overdue, reported_after_close) stay."""
+    conn.execute(
+        "UPDATE incident SET route = %s, microgrid_id = %s, grid_id = %s, community_id = %s, subdistrict_id = %s,"
+        " area_path = %s, level = %s,"
+        " flags = ARRAY(SELECT DISTINCT f FROM unnest(array_cat("
+        "   ARRAY(SELECT f FROM unnest(flags) f WHERE f <> ALL(%s)), %s)) f ORDER BY f)"
+        " WHERE id = %s",
+        (Jsonb(route.snapshot), route.ids["microgrid"], route.ids["grid"], route.ids["community"],
+         route.ids["subdistrict"], route.area_path, route.level, list(ROUTING_FLAGS),
+         [*route.flags, *extra_flags], incident_id),
+    )  # fmt: skip
