@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 
 import psycopg
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 # "3栋", "A26栋", "5幢", "2座", "7号楼", "12#楼", "12#"
 _NUMBER = re.compile(r"([A-Z]?\d{1,4}[A-Z]?)\s*(?:栋|幢|座|号楼|#楼|#)")
 _NOISE = re.compile(r"[\s,，.。、;；:：()（）\[\]【】\"'“”‘’·-]+")
 # Below this the address is taken to match nothing at all (a 4xx, not a queue).
-NOTHING_BELOW = 0.5
+NOTHING_BELOW = 0.6
 # Another place scoring within this many points of the best makes the match ambiguous.
 _AMBIGUOUS_POINTS = 3.0
 
@@ -75,7 +76,8 @@ def _build(conn: psycopg.Connection) -> _Index:
         number = building_number(name_n)
         if compound_n:
             index.by_compound[compound_n][number].append(entry)
-        if name_n and number is None and len(name_n) >= 2:
+        # Names of two characters (土地, 公厕) would match half of any address by one shared character.
+        if name_n and number is None and len(name_n) >= 3:
             index.by_name[name_n].append(entry)
     return index
 
@@ -93,25 +95,39 @@ def _index(conn: psycopg.Connection) -> _Index:
     return index
 
 
-def _score(needle: str, haystack: str, **_) -> float:
-    """A compound inside a longer address scores by partial alignment; a shorter text (only part of
-    the compound's name) by plain similarity, so "民乐" does not fully match "民乐雅苑"."""
-    if len(haystack) >= len(needle):
-        return fuzz.partial_ratio(needle, haystack)
-    return fuzz.ratio(needle, haystack)
+def _score(text: str, place: str, **_) -> float:
+    """A place (compound or name) inside a longer address scores by partial alignment; an address shorter
+    than the place (only part of its name) by plain similarity, so "民乐" does not fully match "民乐雅苑".
+    (rapidfuzz's process functions call the scorer with the query first.)"""
+    if len(text) >= len(place):
+        return fuzz.partial_ratio(place, text)
+    return fuzz.ratio(place, text)
+
+
+def _score_before_number(text: str, place: str, **_) -> float:
+    """A compound written right before the building number ("…白石龙新城二期5栋"): compared with the end of
+    the text before the number, one character longer or shorter allowed, so a slip inside the name
+    costs its full price instead of being hidden by a partial alignment elsewhere."""
+    n = len(place)
+    windows = (text[-k:] for k in (n - 1, n, n + 1) if 0 < k <= len(text))
+    # Levenshtein, not InDel: a wrong character costs one edit, like a missing one, so "白某龙新城二期" stays
+    # closer to 白石龙新城二期 than to 龙塘新城二期.
+    return max((Levenshtein.normalized_similarity(place, w) * 100 for w in windows), default=0.0)
 
 
 def match_address(conn: psycopg.Connection, address: str, limit: int = 5) -> Match:
     """The building ``address`` names, with a confidence; candidates ordered best first."""
     index = _index(conn)
     text = normalise(address)
-    if text in index.codes:
-        bid, code, label = index.codes[text]
+    as_code = unicodedata.normalize("NFKC", address).strip().upper()
+    if as_code in index.codes:
+        bid, code, label = index.codes[as_code]
         return Match(bid, code, 1.0, [{"code": code, "label": label, "score": 1.0}])
-    number = building_number(text)
-    rest = _NUMBER.sub("", text) if number else text
+    found = _NUMBER.search(text)
+    number = found.group(1) if found else None
+    head, scorer = (text[: found.start()], _score_before_number) if found else (text, _score)
     scored: list[tuple[float, tuple[int, str, str] | None, str]] = []
-    for compound, score, _ in process.extract(rest, list(index.by_compound), scorer=_score, limit=limit * 4):
+    for compound, score, _ in process.extract(head, list(index.by_compound), scorer=scorer, limit=limit * 4):
         doors = index.by_compound[compound]
         if number is not None:
             for entry in doors.get(number, ()):
@@ -124,9 +140,14 @@ def match_address(conn: psycopg.Connection, address: str, limit: int = 5) -> Mat
             scored.extend((score, entry, name) for entry in index.by_name[name])
     if not scored:
         return Match(None, None, 0.0)
-    scored.sort(key=lambda s: (-s[0], s[1][1] if s[1] else ""))
-    best_score, best, _ = scored[0]
-    rivals = [s for s in scored[1:] if s[0] >= best_score - _AMBIGUOUS_POINTS and s[1] != best]
+    # Equal scores: the longer place wins ("民泰新城二期3栋" names 民泰新城二期, not 民泰新城), and a place whose
+    # name lies inside the winner's is no rival.
+    scored.sort(key=lambda s: (-s[0], -len(s[2]), s[1][1] if s[1] else ""))
+    best_score, best, best_place = scored[0]
+    rivals = [
+        s for s in scored[1:]
+        if s[0] >= best_score - _AMBIGUOUS_POINTS and s[1] != best and not (s[2] in best_place and s[2] != best_place)
+    ]  # fmt: skip
     confidence = best_score / 100 * (0.5 if rivals else 1.0)
     candidates = [
         {"code": e[1] if e else None, "label": e[2] if e else place, "score": round(s / 100, 3)}
