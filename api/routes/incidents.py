@@ -89,7 +89,8 @@ def create(
         return (200 if outcome.repeat else 201), doc | {"repeat": outcome.repeat, "report_token": outcome.token}
 
     if idempotency_key is None:
-        return _case_response(*run())
+        status, doc = run()
+        return _case_response(doc, status)
     request = fingerprint("POST /incidents", body.model_dump(mode="json"), crs)
     status, doc, replayed = run_once(conn, f"{who.kind}:{who.name}", idempotency_key, request, run)
     return _case_response(doc, 200 if replayed else status, replayed)

@@ -33,12 +33,23 @@ _NAMES = (
 )  # fmt: skip
 
 
+def _json_ready(value):
+    """Instants as ISO-8601 text, recursively: answers go out as JSON and into idempotency records."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    return value
+
+
 def _masked_people(people: list[dict]) -> list[dict]:
     return [p | {"phone": mask_phone(p["phone"])} if isinstance(p.get("phone"), str) else p for p in people]
 
 
 def public(row: tuple, who: Principal, crs: str, now: datetime) -> dict:
-    """A stored case as the API shows it to ``who``, coordinates in ``crs``."""
+    """A stored case as the API shows it to ``who``, coordinates in ``crs``, instants as ISO-8601 text."""
     doc = dict(zip(_NAMES, row, strict=True))
     lon, lat = doc.pop("lon"), doc.pop("lat")
     if lon is not None:
@@ -53,7 +64,7 @@ def public(row: tuple, who: Principal, crs: str, now: datetime) -> dict:
     }  # fmt: skip
     doc["owner"] = route
     doc["overdue"] = bool(doc["due_at"] and doc["state"] in OPEN_STATES and doc["due_at"] < now)
-    return doc
+    return _json_ready(doc)
 
 
 def fetch_row(conn: psycopg.Connection, incident_id: int, lock: bool = False) -> tuple:
@@ -95,7 +106,8 @@ def get_incident(conn: psycopg.Connection, who: Principal, incident_id: int, crs
          "location": dict(zip(("lon", "lat"), from_wgs84(r[9], r[10], crs), strict=True)) if r[9] is not None else None}
         for r in reports
     ]  # fmt: skip
-    doc["events"] = events(conn, incident_id)
+    doc["report_list"] = _json_ready(doc["report_list"])
+    doc["events"] = _json_ready(events(conn, incident_id))
     doc["photos"] = [
         {"id": p[0], "url": p[1], "content_type": p[2], "bytes": p[3],
          "href": None if p[1] else f"/api/v1/incidents/{incident_id}/photos/{p[0]}"}
@@ -166,7 +178,7 @@ def _where(queue: Queue, who: Principal, now: datetime) -> tuple[pgsql.Composabl
         clauses.append(pgsql.SQL("i.received_at < %s"))
         params.append(queue.until)
     if who.scope:
-        clauses.append(pgsql.SQL("i.area_path && %s"))
+        clauses.append(pgsql.SQL("i.area_path && %s::bigint[]"))
         params.append(sorted(who.scope))
     elif not in_jurisdiction(who, []):
         clauses.append(pgsql.SQL("false"))

@@ -5,7 +5,6 @@ wiki.open311.org/GeoReport_v2; statuses map to open/closed with status_notes."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from xml.etree import ElementTree as ET
 
 from gridmap.incidents.categories import Category
@@ -44,10 +43,6 @@ def _agency(doc: dict) -> str | None:
     return None
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def service_request(doc: dict, status_notes: str | None, media: str | None) -> dict:
     """A case (as ``cases.public`` shows it, coordinates in WGS-84) as an Open311 service request."""
     location = doc["location"]
@@ -60,9 +55,9 @@ def service_request(doc: dict, status_notes: str | None, media: str | None) -> d
         "description": doc["description"],
         "agency_responsible": _agency(doc),
         "service_notice": "",
-        "requested_datetime": _iso(doc["received_at"]),
-        "updated_datetime": _iso(doc["updated_at"]),
-        "expected_datetime": _iso(doc["deadline_at"]),
+        "requested_datetime": doc["received_at"],
+        "updated_datetime": doc["updated_at"],
+        "expected_datetime": doc["deadline_at"],
         "address": location["address"],
         "address_id": location["building"],
         "zipcode": None,

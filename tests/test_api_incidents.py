@@ -1,0 +1,275 @@
+"""Incidents over HTTP: intake by role, idempotent retries, GCJ-02, the workflow with roles and history,
+jurisdiction, contacts, photos, a redraw that must not rewrite history, figures and exports, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+
+import psycopg
+import pytest
+from openpyxl import load_workbook
+
+from gridmap import accounts
+from gridmap.access import cli_principal
+from gridmap.coords import from_wgs84
+from gridmap.settings import Settings
+from tests.incident_setup import incident_digest, spots
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A real (tiny) PNG image."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def api(access_api):
+    """The access-control set-up plus a worker, an intake key and a dispatcher scoped to the own community."""
+    client, url, tokens, own, foreign = access_api
+    secret = Settings().secret_key.get_secret_value()
+    with psycopg.connect(url, autocommit=True) as conn:
+        tokens = dict(tokens)
+        tokens["intake"] = accounts.add_key(conn, cli_principal(), secret, "wechat-bridge", "intake", [])
+        for name, role, scope in (("worker", "worker", []), ("local", "dispatcher", [own.community])):
+            accounts.add_user(conn, cli_principal(), name, "a long enough password", role, scope)
+            tokens[name] = accounts.login(conn, secret, name, "a long enough password", 1)[0]
+        points = iter(spots(conn, 40))
+    return client, url, tokens, own, foreign, points
+
+
+def auth(tokens, who):
+    return {"Authorization": f"Bearer {tokens[who]}"} if who else {}
+
+
+def body(lon, lat, **kw):
+    return {"category": "sanitation", "description": "垃圾没人清", "channel": "wechat", "lon": lon, "lat": lat,
+            "reporter": {"name": "李四", "phone": "13912345678"}} | kw  # fmt: skip
+
+
+def post(client, tokens, who, payload, headers=None, **params):
+    return client.post("/api/v1/incidents", json=payload, params=params, headers=auth(tokens, who) | (headers or {}))
+
+
+def spot_in(url, community_code):
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT ST_X(c.center), ST_Y(c.center) FROM area a, ST_MaximumInscribedCircle(a.geom) c"
+            " WHERE a.valid_to IS NULL AND a.level = 'microgrid' AND a.code LIKE %s || '%%'"
+            " AND NOT EXISTS (SELECT 1 FROM building b WHERE ST_Covers(b.geom, c.center))"
+            " ORDER BY c.radius DESC LIMIT 1",
+            (community_code,),
+        ).fetchone()
+
+
+def test_intake_by_role(api):
+    client, url, tokens, own, foreign, points = api
+    lon, lat, code = next(points)
+    assert post(client, tokens, None, body(lon, lat)).status_code == 401
+    assert post(client, tokens, "viewer", body(lon, lat)).status_code == 403
+    r = post(client, tokens, "intake", body(lon, lat))
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert r.headers["Location"] == f"/api/v1/incidents/{doc['id']}" and r.headers["ETag"] == f'"{doc["version"]}"'
+    assert doc["state"] == "received" and doc["owner"]["microgrid"]["code"] == code and doc["report_token"]
+    assert {p["role"] for p in doc["owner"]["people"]} >= {"microgrid_worker", "grid_worker"}
+
+
+def test_idempotent_retry_returns_the_same_case(api):
+    client, url, tokens, own, foreign, points = api
+    lon, lat, _ = next(points)
+    first = post(client, tokens, "intake", body(lon, lat, category="noise"), {"Idempotency-Key": "wx-0001"})
+    before = incident_digest(url)
+    again = post(client, tokens, "intake", body(lon, lat, category="noise"), {"Idempotency-Key": "wx-0001"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
+    assert incident_digest(url) == before
+    other = post(client, tokens, "intake", body(lon, lat, category="road"), {"Idempotency-Key": "wx-0001"})
+    assert other.status_code == 422 and incident_digest(url) == before
+
+
+def test_gcj02_in_and_out(api):
+    client, url, tokens, own, foreign, points = api
+    lon, lat, code = next(points)
+    glon, glat = from_wgs84(lon, lat, "gcj02")
+    r = post(client, tokens, "dispatcher", body(glon, glat, category="greenery"), crs="gcj02")
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["owner"]["microgrid"]["code"] == code
+    assert doc["location"]["crs"] == "gcj02" and abs(doc["location"]["lon"] - glon) < 1e-6
+    wgs = client.get(f"/api/v1/incidents/{doc['id']}", headers=auth(tokens, "dispatcher")).json()
+    assert abs(wgs["location"]["lon"] - lon) < 1e-6
+
+
+def act(client, tokens, who, incident_id, action, **extra):
+    return client.post(f"/api/v1/incidents/{incident_id}/actions", json={"action": action} | extra,
+                       headers=auth(tokens, who))  # fmt: skip
+
+
+def test_closed_loop_over_http(api):
+    client, url, tokens, own, foreign, points = api
+    lon, lat, _ = next(points)
+    incident_id = post(client, tokens, "intake", body(lon, lat, category="road")).json()["id"]
+    assert act(client, tokens, "worker", incident_id, "dispatch").status_code == 403
+    r = act(client, tokens, "dispatcher", incident_id, "dispatch")
+    assert r.status_code == 200 and r.json()["state"] == "dispatched" and r.json()["assignee"]
+    assert act(client, tokens, "worker", incident_id, "accept").status_code == 200
+    before = incident_digest(url)
+    wrong = act(client, tokens, "worker", incident_id, "accept")
+    assert wrong.status_code == 409 and "in_progress" in wrong.json()["error"]["message"]
+    assert incident_digest(url) == before
+    assert act(client, tokens, "worker", incident_id, "reply", note="已清理").json()["state"] == "replied"
+    assert act(client, tokens, "worker", incident_id, "verify").status_code == 403
+    assert act(client, tokens, "dispatcher", incident_id, "verify").json()["state"] == "closed"
+    done = act(client, tokens, "dispatcher", incident_id, "rate", satisfaction=5).json()
+    assert done["state"] == "rated" and done["satisfaction"] == 5
+    assert [e["action"] for e in done["events"]] == ["receive", "dispatch", "accept", "reply", "verify", "rate"]
+    assert [e["actor"] for e in done["events"]][1:] == ["dispatcher", "worker", "worker", "dispatcher", "dispatcher"]
+    stale = client.post(f"/api/v1/incidents/{incident_id}/actions", json={"action": "reopen", "note": "又脏了"},
+                        headers=auth(tokens, "dispatcher") | {"If-Match": '"2"'})  # fmt: skip
+    assert stale.status_code == 409 and stale.json()["error"]["current"] == done["version"]
+
+
+def test_jurisdiction_and_contacts(api):
+    client, url, tokens, own, foreign, points = api
+    mine = post(client, tokens, "intake", body(*spot_in(url, own.community), category="utilities")).json()["id"]
+    theirs = post(client, tokens, "intake", body(*spot_in(url, foreign.community), category="utilities")).json()["id"]
+    assert client.get(f"/api/v1/incidents/{mine}", headers=auth(tokens, "local")).status_code == 200
+    assert client.get(f"/api/v1/incidents/{theirs}", headers=auth(tokens, "local")).status_code == 404
+    assert act(client, tokens, "local", theirs, "dispatch").status_code == 404
+    listed = client.get("/api/v1/incidents", params={"limit": 500}, headers=auth(tokens, "local")).json()
+    assert mine in {i["id"] for i in listed["items"]} and theirs not in {i["id"] for i in listed["items"]}
+    staff = client.get(f"/api/v1/incidents/{mine}", headers=auth(tokens, "dispatcher")).json()
+    viewer = client.get(f"/api/v1/incidents/{mine}", headers=auth(tokens, "viewer")).json()
+    assert staff["report_list"][0]["reporter"]["phone"] == "13912345678"
+    assert viewer["report_list"][0]["reporter"] is None
+    assert all("****" in p["phone"] for p in viewer["owner"]["people"])
+    assert not any("****" in p["phone"] for p in staff["owner"]["people"])
+
+
+def test_photos(api):
+    client, url, tokens, own, foreign, points = api
+    lon, lat, _ = next(points)
+    incident_id = post(client, tokens, "intake", body(lon, lat, category="illegal_building",
+                                                    photo_urls=["https://example.org/a.jpg"])).json()["id"]  # fmt: skip
+    image = png()
+    path = f"/api/v1/incidents/{incident_id}/photos"
+    r = client.post(path, content=image, headers=auth(tokens, "intake") | {"Content-Type": "image/png"})
+    assert r.status_code == 201, r.text
+    got = client.get(r.json()["href"], headers=auth(tokens, "dispatcher"))
+    assert got.content == image and got.headers["content-type"] == "image/png"
+    before = incident_digest(url)
+    fake = client.post(path, content=b"<svg onload=alert(1)>", headers=auth(tokens, "intake") | {"Content-Type": "image/png"})
+    assert fake.status_code == 415
+    huge = client.post(path, content=image + b"\0" * 5_000_001, headers=auth(tokens, "intake"))
+    assert huge.status_code == 413
+    assert client.post(path, content=b"", headers=auth(tokens, "intake")).status_code == 422
+    assert incident_digest(url) == before
+    photos = client.get(f"/api/v1/incidents/{incident_id}", headers=auth(tokens, "dispatcher")).json()["photos"]
+    assert [p["url"] for p in photos] == ["https://example.org/a.jpg", None]
+
+
+def test_a_redraw_keeps_the_routed_versions_until_a_reroute(api):
+    client, url, tokens, own, foreign, points = api
+    lon, lat, code = next(points)
+    doc = post(client, tokens, "intake", body(lon, lat, category="property")).json()
+    mg = doc["owner"]["microgrid"]
+    assert mg["version"] == 1
+    r = client.patch(f"/api/v1/areas/{mg['id']}", json={"name": mg["name"] + "（调整）"},
+                     headers=auth(tokens, "admin") | {"If-Match": '"1"'})  # fmt: skip
+    assert r.status_code == 200, r.text
+    kept = client.get(f"/api/v1/incidents/{doc['id']}", headers=auth(tokens, "dispatcher")).json()
+    assert kept["owner"]["microgrid"]["version"] == 1 and kept["owner"]["microgrid"]["name"] == mg["name"]
+    rerouted = act(client, tokens, "dispatcher", doc["id"], "reroute").json()
+    assert rerouted["owner"]["microgrid"]["version"] == 2
+    assert rerouted["result"]["before"]["microgrid"] == 1 and rerouted["result"]["after"]["microgrid"] == 2
+
+
+def test_figures_and_exports(api):
+    client, url, tokens, own, foreign, points = api
+    params = {"level": "grid", "from": "2000-01-01", "to": "2100-01-01"}
+    r = client.get("/api/v1/reports/incidents", params=params, headers=auth(tokens, "viewer"))
+    assert r.status_code == 200, r.text
+    rows = r.json()["rows"]
+    total = rows[-1]
+    with psycopg.connect(url) as conn:
+        received, closed = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE state IN ('closed', 'rated')) FROM incident").fetchone()  # fmt: skip
+    assert total["code"] == "TOTAL" and total["received"] == received and total["closed"] == closed
+    assert sum(row["received"] for row in rows[:-1]) <= received
+    assert all(row["code"] and len(row["code"]) == 15 for row in rows[:-1])
+    csv_text = client.get("/api/v1/reports/incidents", params=params | {"format": "csv"},
+                          headers=auth(tokens, "viewer")).text  # fmt: skip
+    assert csv_text.lstrip("\ufeff").splitlines()[0].startswith("area_id,code,name,received,closed,closure_rate")
+    assert len(csv_text.strip().splitlines()) == len(rows) + 1
+    xlsx = client.get("/api/v1/reports/incidents", params=params | {"format": "xlsx"}, headers=auth(tokens, "viewer"))
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet.max_row == len(rows) + 1 and sheet.cell(sheet.max_row, 2).value == "TOTAL"
+    assert client.get("/api/v1/reports/incidents", headers=auth(tokens, "intake")).status_code == 403
+
+
+def test_categories_are_edited_by_admins_only(api):
+    client, url, tokens, own, foreign, points = api
+    new = {"name": "Shared bikes", "name_zh": "共享单车", "calendar": "working",
+           "deadline_minutes": {"dispatch": 30, "accept": 60, "handle": 480, "verify": 240}}  # fmt: skip
+    assert client.put("/api/v1/incident-categories/bikes", json=new, headers=auth(tokens, "dispatcher")).status_code == 403
+    r = client.put("/api/v1/incident-categories/bikes", json=new, headers=auth(tokens, "admin"))
+    assert r.status_code == 200 and r.json()["deadline_minutes"]["dispatch"] == 30
+    listed = client.get("/api/v1/incident-categories").json()["categories"]
+    assert "bikes" in {c["code"] for c in listed}
+    audit = client.get("/api/v1/audit", headers=auth(tokens, "admin")).json()["entries"]
+    assert any(e["object_type"] == "incident_category" and e["object_code"] == "bikes" for e in audit)
+
+
+LON, LAT = 114.03, 22.62
+BAD = [
+    ("unknown category", body(LON, LAT, category="ufo"), 422, "unknown category"),
+    ("outside the region", body(116.39, 39.91), 422, "outside the region"),
+    ("address matching nothing", body(None, None, address="月球背面环形山"), 422, "matches no building"),
+    ("no location", body(None, None), 422, "say where"),
+    ("lon without lat", body(LON, None), 422, "lat"),
+    ("swapped coordinates", body(LAT, LON), 422, "swapped"),
+    ("description too long", body(LON, LAT, description="长" * 4001), 422, "description"),
+    ("empty description", body(LON, LAT, description=""), 422, "description"),
+    ("NUL in description", body(LON, LAT, description="坏\x00"), 422, "NUL"),
+    ("unknown field", body(LON, LAT, priority="high"), 422, "unknown field"),
+    ("bad channel", body(LON, LAT, channel="fax"), 422, "channel"),
+    ("bad phone", body(LON, LAT, reporter={"phone": "call me"}), 422, "reporter_phone"),
+    ("javascript photo url", body(LON, LAT, photo_urls=["javascript:alert(1)"]), 422, "photo"),
+    ("unknown building", body(None, None, building="NOPE-1"), 422, "building"),
+    ("reported in the future", body(LON, LAT, reported_at="2999-01-01T00:00:00Z"), 422, "reported_at"),
+]
+
+
+@pytest.mark.parametrize(("case", "payload", "status", "says"), BAD, ids=[b[0] for b in BAD])
+def test_bad_intake_changes_nothing(api, case, payload, status, says):
+    client, url, tokens, own, foreign, points = api
+    before = incident_digest(url)
+    r = post(client, tokens, "dispatcher", payload)
+    assert r.status_code == status, r.text
+    assert says.lower() in r.text.lower()
+    assert incident_digest(url) == before
+
+
+def test_bad_raw_bodies_and_actions(api):
+    client, url, tokens, own, foreign, points = api
+    before = incident_digest(url)
+    headers = auth(tokens, "dispatcher") | {"Content-Type": "application/json"}
+    nan = client.post("/api/v1/incidents", content='{"category": "road", "description": "x", "lon": NaN, "lat": 22.6}',
+                      headers=headers)  # fmt: skip
+    assert nan.status_code == 422
+    big = client.post("/api/v1/incidents", content=json.dumps(body(LON, LAT, description="x" * 300_000)), headers=headers)
+    assert big.status_code == 413
+    assert post(client, tokens, "dispatcher", body(LON, LAT), crs="mars").status_code == 422
+    assert act(client, tokens, "dispatcher", 999_999, "dispatch").status_code == 404
+    assert act(client, tokens, "dispatcher", 1, "approve").status_code == 422
+    assert act(client, tokens, "dispatcher", 1, "rate", satisfaction=9).status_code == 422
+    assert client.get("/api/v1/incidents", params={"state": "lost"}, headers=auth(tokens, "dispatcher")).status_code == 422
+    assert incident_digest(url) == before
