@@ -3,6 +3,7 @@ cell, people), kept with the area versions it used, plus the flags a dispatcher 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import psycopg
@@ -64,8 +65,10 @@ def check_in_region(conn: psycopg.Connection, lon: float, lat: float, margin_m: 
     """InvalidInput unless the point lies within ``margin_m`` of a current subdistrict (the region served)."""
     inside = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM area WHERE level = 'subdistrict' AND valid_to IS NULL"
+        # the box test first (index, cheap); the geodesic distance only for the few left
+        " AND geom && ST_Expand(ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s)"
         " AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s))",
-        (lon, lat, margin_m),
+        (lon, lat, margin_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01)), lon, lat, margin_m),
     ).fetchone()[0]
     if not inside:
         raise InvalidInput(
