@@ -79,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def index() -> FileResponse:
         return FileResponse(static_dir / "index.html")
 
+    @app.get("/dispatch/", include_in_schema=False)
+    def dispatch_console() -> FileResponse:
+        return FileResponse(static_dir / "dispatch" / "index.html")
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(

@@ -48,7 +48,8 @@ def case(conn, incident_id) -> dict:
         "SELECT state, level, flags, route, microgrid_id, reports, due_at, stage FROM incident WHERE id = %s",
         (incident_id,),
     ).fetchone()
-    return dict(zip(("state", "level", "flags", "route", "microgrid_id", "reports", "due_at", "stage"), row))
+    keys = ("state", "level", "flags", "route", "microgrid_id", "reports", "due_at", "stage")
+    return dict(zip(keys, row, strict=True))
 
 
 def test_routing_stores_the_chain_with_versions(conn, points):

@@ -32,8 +32,8 @@ def nyc_areas(url: str) -> None:
     cds["sub"] = ["000000" + f"{int(b) // 100:03d}" for b in cds["BoroCD"]]
     cds["community"] = [s + f"{int(b) % 100:03d}" for s, b in zip(cds["sub"], cds["BoroCD"], strict=True)]
     # Parks and airports ("joint interest areas") have no board label.
-    cds["label"] = [lab if isinstance(lab, str) and lab else f"JIA {int(b)} {boro}"
-                    for lab, b, boro in zip(cds["community_board_label"], cds["BoroCD"], cds["borough"], strict=True)]  # fmt: skip
+    labels = zip(cds["community_board_label"], cds["BoroCD"], cds["borough"], strict=True)
+    cds["label"] = [lab if isinstance(lab, str) and lab else f"JIA {int(b)} {boro}" for lab, b, boro in labels]
     boroughs = cds.dissolve("sub", aggfunc="first").reset_index()
     levels = {
         "subdistricts": gpd.GeoDataFrame({"code": boroughs["sub"], "name": boroughs["borough"]},

@@ -12,7 +12,7 @@ from psycopg import sql as pgsql
 from gridmap.access import Principal, check_jurisdiction, in_jurisdiction, mask_phone
 from gridmap.coords import from_wgs84
 from gridmap.errors import InvalidInput, NotFound
-from gridmap.incidents.workflow import OPEN_STATES, STATES
+from gridmap.incidents.workflow import ACTIONS, OPEN_STATES, STATES
 
 MAX_PAGE = 500
 
@@ -64,6 +64,7 @@ def public(row: tuple, who: Principal, crs: str, now: datetime) -> dict:
     }  # fmt: skip
     doc["owner"] = route
     doc["overdue"] = bool(doc["due_at"] and doc["state"] in OPEN_STATES and doc["due_at"] < now)
+    doc["allowed_actions"] = [a for a, t in ACTIONS.items() if doc["state"] in t.sources and who.can(t.permission)]
     return _json_ready(doc)
 
 
