@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gridmap import accounts, audit
-from gridmap.access import cli_principal
+from gridmap.access import ROLES, cli_principal
 from gridmap.areas import resolve_area
 from gridmap.db.connect import connect, database_url
 from gridmap.errors import GridmapError
@@ -42,7 +42,7 @@ def _run(action):
 @user_app.command("add")
 def user_add(
     name: str,
-    role: str = typer.Option(..., help="admin, planner, dispatcher or viewer"),
+    role: str = typer.Option(..., help=", ".join(ROLES)),
     scope: list[str] = Scope,
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:
@@ -75,7 +75,7 @@ def user_disable(name: str) -> None:
 @key_app.command("add")
 def key_add(
     name: str,
-    role: str = typer.Option(..., help="admin, planner, dispatcher or viewer"),
+    role: str = typer.Option(..., help=", ".join(ROLES)),
     scope: list[str] = Scope,
 ) -> None:
     """Create an API key and print its token (shown only now; send it as Authorization: Bearer)."""
