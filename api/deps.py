@@ -136,3 +136,14 @@ def permission(name: str):
 def etag(version: int) -> dict[str, str]:
     """The ETag header of one version of an object (what If-Match sends back)."""
     return {"ETag": f'"{version}"'}
+
+
+def written(version: int, location: str | None = None, replayed: bool = False) -> dict[str, str]:
+    """Headers of a write's answer: its ETag, the new object's Location, and whether an Idempotency-Key
+    replayed a stored answer."""
+    headers = etag(version)
+    if location:
+        headers["Location"] = location
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return headers

@@ -52,6 +52,14 @@ def point_to_wgs84(lon: object, lat: object, crs: str, field: str = "") -> tuple
     return to_wgs84(x, y, crs)
 
 
+def optional_point_to_wgs84(lon: object, lat: object, crs: str) -> tuple[float | None, float | None]:
+    """Like ``point_to_wgs84`` for a point that may be absent: (None, None) when neither lon nor lat is
+    given; one without the other is InvalidInput."""
+    if lon is None and lat is None:
+        return None, None
+    return point_to_wgs84(lon, lat, crs)
+
+
 def parse_at(text: str | None, timezone: str, field: str = "at") -> datetime | None:
     """Parse an ISO-8601 date or date-time; a value without an offset is read in ``timezone``.
 

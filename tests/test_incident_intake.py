@@ -4,7 +4,6 @@ frozen clock."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from datetime import timedelta
 
@@ -19,7 +18,7 @@ from gridmap.incidents.escalation import escalate_overdue
 from gridmap.incidents.gazetteer import NOTHING_BELOW, match_address
 from gridmap.incidents.intake import NewReport, intake
 from gridmap.points import point_to_wgs84
-from tests.incident_setup import CALENDAR, POLICY, SHANGHAI, WEDNESDAY_10, spots, unassigned_spot
+from tests.incident_setup import CALENDAR, POLICY, WEDNESDAY_10, spots, unassigned_spot
 
 DISPATCHER = Principal("disp", "user", "dispatcher")
 
@@ -240,6 +239,3 @@ def test_address_intake_queues_vague_ones_and_refuses_nonsense(conn):
     c = case(conn, vague.incident_id)
     assert c["level"] == "microgrid" and "needs_location" not in c["flags"]
 
-
-def test_shanghai_zone_is_used(conn):
-    assert WEDNESDAY_10.tzinfo == SHANGHAI and dataclasses.is_dataclass(POLICY)

@@ -19,6 +19,7 @@ from api.deps import (
     permission,
     reject_unknown_query,
     require_reader,
+    written,
 )
 from api.schemas.areas import AreaCreate, AreaUpdate
 from api.schemas.common import given_fields
@@ -124,11 +125,8 @@ def _fields(body: AreaCreate | AreaUpdate, crs: str, settings: Settings) -> Area
 
 
 def _written(feature: dict, status: int = 200, replayed: bool = False) -> JSONResponse:
-    headers = etag(feature["properties"]["version"])
-    if status == 201:
-        headers["Location"] = f"/api/v1/areas/{feature['id']}"
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
+    location = f"/api/v1/areas/{feature['id']}" if status == 201 else None
+    headers = written(feature["properties"]["version"], location, replayed)
     return JSONResponse(feature, status, media_type=GEOJSON, headers=headers)
 
 

@@ -20,6 +20,7 @@ from api.deps import (
     etag,
     permission,
     reject_unknown_query,
+    written,
 )
 from api.schemas.incidents import CategoryPut, IncidentAction, IncidentCreate
 from gridmap.areas import resolve_area
@@ -29,7 +30,7 @@ from gridmap.incidents.cases import Queue, get_incident, list_incidents
 from gridmap.incidents.categories import list_categories, put_category, require_category
 from gridmap.incidents.intake import NewReport, intake
 from gridmap.incidents.photos import add_photo, photo_file
-from gridmap.points import check_crs, parse_at, point_to_wgs84
+from gridmap.points import check_crs, optional_point_to_wgs84, parse_at
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], dependencies=[Depends(reject_unknown_query)])
 
@@ -37,24 +38,13 @@ IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Crs = Annotated[str, Query(description="CRS of coordinates in and out: wgs84, gcj02 or bd09.")]
 
 
-def wgs84_point(lon: float | None, lat: float | None, crs: str) -> tuple[float | None, float | None]:
-    """A point sent in ``crs`` (both or neither of lon/lat) in WGS-84."""
-    if lon is None and lat is None:
-        return None, None
-    return point_to_wgs84(lon, lat, crs)
-
-
 def _case_response(doc: dict, status: int, replayed: bool = False) -> JSONResponse:
-    headers = etag(doc["version"])
-    headers["Location"] = f"/api/v1/incidents/{doc['id']}"
-    if replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(doc, status, headers=headers)
+    return JSONResponse(doc, status, headers=written(doc["version"], f"/api/v1/incidents/{doc['id']}", replayed))
 
 
 def new_report(body: IncidentCreate, crs: str, channel: str | None = None) -> NewReport:
     """The core's report from a request body."""
-    lon, lat = wgs84_point(body.lon, body.lat, crs)
+    lon, lat = optional_point_to_wgs84(body.lon, body.lat, crs)
     reporter = body.reporter
     return NewReport(
         category=body.category, description=body.description, channel=channel or body.channel, lon=lon, lat=lat,
@@ -150,7 +140,7 @@ def action(
     `reopen` (note), `reject` (reason), `reroute` (optionally a new lon/lat or building), `reassign`
     (assignee), `split` (report). A transition the state does not allow is 409; a role that may not act
     is 403. `If-Match` is optional here: the state machine already refuses a second identical action."""
-    lon, lat = wgs84_point(body.lon, body.lat, check_crs(crs))
+    lon, lat = optional_point_to_wgs84(body.lon, body.lat, check_crs(crs))
     given = ActionInput(**body.model_dump(exclude={"lon", "lat"}), lon=lon, lat=lat)
     result = act(conn, who, incident_id, given, if_match, calendar, policy, now, request_id)
     doc = get_incident(conn, who, incident_id, check_crs(crs), now)

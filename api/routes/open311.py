@@ -23,7 +23,6 @@ from api.deps import (
     reject_unknown_query,
     require_reader,
 )
-from api.routes.incidents import wgs84_point
 from gridmap.access import ANONYMOUS, require
 from gridmap.accounts import principal_for_token
 from gridmap.errors import InvalidInput, NotFound
@@ -32,7 +31,7 @@ from gridmap.incidents.categories import get_category, list_categories, require_
 from gridmap.incidents.intake import NewReport, intake
 from gridmap.incidents.open311 import FORMATS, render, service, service_definition, service_request
 from gridmap.incidents.workflow import FINAL_STATES, OPEN_STATES
-from gridmap.points import check_crs, parse_at
+from gridmap.points import check_crs, optional_point_to_wgs84, parse_at
 
 PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"], dependencies=[Depends(reject_unknown_query)])
@@ -175,13 +174,11 @@ def create_request(
     if not form.get("service_code"):
         raise InvalidInput("service_code is required", "service_code")
     crs = check_crs(form.get("crs"))
-    lat, lon = form.get("lat"), form.get("long")
-    if lat or lon:
-        lon, lat = wgs84_point(lon or None, lat or None, crs)
+    lon, lat = optional_point_to_wgs84(form.get("long") or None, form.get("lat") or None, crs)
     name = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p) or None
     report = NewReport(
         category=form["service_code"], description=form.get("description") or "", channel="open311",
-        lon=lon or None, lat=lat or None, address=form.get("address_string") or None,
+        lon=lon, lat=lat, address=form.get("address_string") or None,
         building=form.get("address_id") or None, reporter_name=name, reporter_phone=form.get("phone") or None,
         photo_urls=(form["media_url"],) if form.get("media_url") else (),
     )  # fmt: skip

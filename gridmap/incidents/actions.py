@@ -13,7 +13,7 @@ from gridmap.access import Principal, require
 from gridmap.concurrency import check_version
 from gridmap.errors import InvalidInput, StateConflict
 from gridmap.incidents.calendar import Calendar
-from gridmap.incidents.cases import visible_row
+from gridmap.incidents.cases import visible_case
 from gridmap.incidents.categories import get_category
 from gridmap.incidents.history import record_event
 from gridmap.incidents.intake import Location, NewReport, locate, open_case
@@ -124,11 +124,7 @@ def act(
     require(who, rule.permission)
     _check_input(given)
     with conn.transaction():
-        found = visible_row(conn, who, incident_id, lock=True)
-        row = dict(zip(("id", "category", "state", "level", "assignee", "version", "route", "has_point"), conn.execute(
-            "SELECT id, category, state, level, assignee, version, route, geom IS NOT NULL FROM incident WHERE id = %s",
-            (found[0],),
-        ).fetchone(), strict=True))  # fmt: skip
+        row = visible_case(conn, who, incident_id, lock=True)
         if if_match is not None:
             check_version(if_match, row["version"], f"incident {incident_id}")
         state = row["state"]
@@ -166,13 +162,9 @@ def act(
             detail["assignee"] = given.assignee
         elif given.action == "reroute":
             where = _relocate(conn, incident_id, given, policy)
-            if where is None and not row["has_point"]:
+            if where is None and row["lon"] is None:
                 raise InvalidInput("this case has no location yet: send lon/lat or a building to route it", "lon")
-            if where is not None and where.lon is None:
-                raise InvalidInput("the new location could not be found", "lon")
-            lon, lat = conn.execute(
-                "SELECT ST_X(geom), ST_Y(geom) FROM incident WHERE id = %s", (incident_id,)
-            ).fetchone()
+            lon, lat = (where.lon, where.lat) if where else (row["lon"], row["lat"])
             route = route_point(conn, lon, lat, policy)
             save_route(conn, incident_id, route)
             detail.update(before={k: (row["route"].get(k) or {}).get("version") for k in route.ids},

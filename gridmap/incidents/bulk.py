@@ -18,10 +18,11 @@ from gridmap.access import Principal, cli_principal
 from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import list_categories
-from gridmap.incidents.routing import Policy
+from gridmap.incidents.history import record_event
+from gridmap.incidents.routing import Policy, route_from_record
 from gridmap.io import fields
 from gridmap.io.report import ImportReport
-from gridmap.lookup import AREA_KEYS, STATEMENT_POINTS, LookupOptions, lookup
+from gridmap.lookup import STATEMENT_POINTS, LookupOptions, lookup
 from gridmap.points import parse_at
 
 COLUMNS = ("external_id", "category", "description", "reported_at", "closed_at", "address", "channel", "lon", "lat")
@@ -79,6 +80,7 @@ def import_incidents(
     rows = _checked_rows(frame, categories, timezone, report)
     routed: Counter = Counter()
     progress = progress or (lambda n: None)
+    who = who or cli_principal()
     if not report.ok:
         return report, routed
     with conn.transaction() as tx:
@@ -94,22 +96,21 @@ def import_incidents(
                 if row["external_id"] in known:
                     report.unchanged += 1
                     continue
-                _insert(conn, row, record, categories[row["category"]], calendar)
+                _insert(conn, who, row, record, categories[row["category"]], calendar)
                 report.created += 1
             progress(len(chunk))
         report.committed = commit
         if not commit:
             raise psycopg.Rollback(tx)
-        audit.record(conn, who or cli_principal(), audit.Change("import", "incidents", detail={
+        audit.record(conn, who, audit.Change("import", "incidents", detail={
             "rows": report.rows, "created": report.created, "unchanged": report.unchanged}))  # fmt: skip
     return report, routed
 
 
-def _insert(conn: psycopg.Connection, row: dict, record: dict, category, calendar: Calendar) -> None:
-    snapshot = {k: record[k] for k in ("match", "distance_m", *AREA_KEYS, "party_cell", "people", "note")}
-    ids = {k: (record[k] or {}).get("id") for k in AREA_KEYS}
-    flags = {"nearest": ["nearest"], "unassigned": ["unassigned"]}.get(record["match"], [])
-    level = "microgrid" if ids["microgrid"] else ("subdistrict" if ids["subdistrict"] else None)
+def _insert(conn: psycopg.Connection, who: Principal, row: dict, record: dict, category, calendar: Calendar) -> None:
+    # The live report's extra checks (nearest subdistrict, grid boundary) cost a query each: not for history.
+    route = route_from_record(record)
+    ids = route.ids
     received: datetime = row["reported"]
     state = "closed" if row["closed_flag"] else "received"
     closed_at = (row["closed"] or received) if row["closed_flag"] else None
@@ -119,8 +120,9 @@ def _insert(conn: psycopg.Connection, row: dict, record: dict, category, calenda
         " received_at, stage, stage_started_at, due_at, deadline_at, closed_at, external_id, updated_at)"
         " VALUES (%s, %s, 'import', %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, 'point', 1, %s, %s, %s, %s, %s,"
         " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (category.code, row["description"], state, row["lon"], row["lat"], row["address"], flags, Jsonb(snapshot),
-         ids["microgrid"], ids["grid"], ids["community"], ids["subdistrict"], [i for i in ids.values() if i], level,
+        (category.code, row["description"], state, row["lon"], row["lat"], row["address"], route.flags,
+         Jsonb(route.snapshot), ids["microgrid"], ids["grid"], ids["community"], ids["subdistrict"], route.area_path,
+         route.level,
          received, None if closed_at else "dispatch", received,
          None if closed_at else category.due(calendar, "dispatch", received),
          category.deadline(calendar, received), closed_at,
@@ -132,8 +134,4 @@ def _insert(conn: psycopg.Connection, row: dict, record: dict, category, calenda
         " ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, 'point', 1, %s, %s)",
         (incident_id, row["description"], row["lon"], row["lat"], row["address"], received, received),
     )
-    conn.execute(
-        "INSERT INTO incident_event (incident_id, at, action, from_state, to_state, actor, actor_kind, role)"
-        " VALUES (%s, %s, 'import', NULL, %s, 'import', 'system', NULL)",
-        (incident_id, received, state),
-    )
+    record_event(conn, incident_id, who, "import", None, state, received)

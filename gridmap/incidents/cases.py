@@ -48,9 +48,9 @@ def _masked_people(people: list[dict]) -> list[dict]:
     return [p | {"phone": mask_phone(p["phone"])} if isinstance(p.get("phone"), str) else p for p in people]
 
 
-def public(row: tuple, who: Principal, crs: str, now: datetime) -> dict:
+def public(case: dict, who: Principal, crs: str, now: datetime) -> dict:
     """A stored case as the API shows it to ``who``, coordinates in ``crs``, instants as ISO-8601 text."""
-    doc = dict(zip(_NAMES, row, strict=True))
+    doc = dict(case)
     lon, lat = doc.pop("lon"), doc.pop("lat")
     if lon is not None:
         lon, lat = from_wgs84(lon, lat, crs)
@@ -68,32 +68,23 @@ def public(row: tuple, who: Principal, crs: str, now: datetime) -> dict:
     return _json_ready(doc)
 
 
-def fetch_row(conn: psycopg.Connection, incident_id: int, lock: bool = False) -> tuple:
-    """The stored row of a case (locked for update when ``lock``); NotFound when missing."""
+def visible_case(conn: psycopg.Connection, who: Principal, incident_id: int, lock: bool = False) -> dict:
+    """A stored case by column name (locked for update when ``lock``). One that is missing, or outside the
+    caller's jurisdiction, is NotFound alike."""
     query = pgsql.SQL("SELECT {} {} WHERE i.id = %s {}").format(
         pgsql.SQL(_COLUMNS), pgsql.SQL(_FROM), pgsql.SQL("FOR UPDATE OF i" if lock else "")
     )
     row = conn.execute(query, (incident_id,)).fetchone()
     if row is None:
         raise NotFound(f"incident {incident_id} does not exist")
-    return row
-
-
-def area_path_of(row: tuple) -> list[int]:
-    """The area path stored with a case row."""
-    return row[-1]
-
-
-def visible_row(conn: psycopg.Connection, who: Principal, incident_id: int, lock: bool = False) -> tuple:
-    """A case row the caller may see: one outside the caller's jurisdiction is reported as missing."""
-    row = fetch_row(conn, incident_id, lock)
-    check_jurisdiction(who, area_path_of(row), f"incident {incident_id}")
-    return row
+    case = dict(zip(_NAMES, row, strict=True))
+    check_jurisdiction(who, case["area_path"], f"incident {incident_id}")
+    return case
 
 
 def get_incident(conn: psycopg.Connection, who: Principal, incident_id: int, crs: str, now: datetime) -> dict:
     """One case with its reports (contacts for staff only), its event history and its photos."""
-    doc = public(visible_row(conn, who, incident_id), who, crs, now)
+    doc = public(visible_case(conn, who, incident_id), who, crs, now)
     reports = conn.execute(
         "SELECT id, is_repeat, channel, description, reporter_name, reporter_phone, address, reported_at,"
         " received_at, ST_X(geom), ST_Y(geom) FROM incident_report WHERE incident_id = %s ORDER BY id",
@@ -148,42 +139,28 @@ _FLAGS = ("needs_location", "unassigned", "nearest", "near_boundary", "overdue",
 
 
 def _where(queue: Queue, who: Principal, now: datetime) -> tuple[pgsql.Composable, list]:
-    clauses, params = [pgsql.SQL("true")], []
-    if queue.state:
-        bad = sorted(set(queue.state) - set(STATES))
-        if bad:
-            raise InvalidInput(f"unknown state {bad[0]!r}; use one of {', '.join(STATES)}", "state")
-        clauses.append(pgsql.SQL("i.state = ANY(%s)"))
-        params.append(list(queue.state))
-    if queue.category:
-        clauses.append(pgsql.SQL("i.category = %s"))
-        params.append(queue.category)
-    if queue.overdue is not None:
-        clauses.append(pgsql.SQL("(i.due_at < %s AND i.state = ANY(%s)) = %s"))
-        params += [now, sorted(OPEN_STATES), queue.overdue]
-    if queue.flag:
-        if queue.flag not in _FLAGS:
-            raise InvalidInput(f"unknown flag {queue.flag!r}; use one of {', '.join(_FLAGS)}", "flag")
-        clauses.append(pgsql.SQL("%s = ANY(i.flags)"))
-        params.append(queue.flag)
-    if queue.area is not None:
-        clauses.append(pgsql.SQL("i.area_path @> ARRAY[%s]::bigint[]"))
-        params.append(queue.area)
-    if queue.level:
-        clauses.append(pgsql.SQL("i.level = %s"))
-        params.append(queue.level)
-    if queue.since:
-        clauses.append(pgsql.SQL("i.received_at >= %s"))
-        params.append(queue.since)
-    if queue.until:
-        clauses.append(pgsql.SQL("i.received_at < %s"))
-        params.append(queue.until)
-    if who.scope:
-        clauses.append(pgsql.SQL("i.area_path && %s::bigint[]"))
-        params.append(sorted(who.scope))
-    elif not in_jurisdiction(who, []):
-        clauses.append(pgsql.SQL("false"))
-    return pgsql.SQL(" AND ").join(clauses), params
+    bad = sorted(set(queue.state) - set(STATES))
+    if bad:
+        raise InvalidInput(f"unknown state {bad[0]!r}; use one of {', '.join(STATES)}", "state")
+    if queue.flag and queue.flag not in _FLAGS:
+        raise InvalidInput(f"unknown flag {queue.flag!r}; use one of {', '.join(_FLAGS)}", "flag")
+    # (applies, condition, its parameters)
+    filters = [
+        (bool(queue.state), "i.state = ANY(%s)", [list(queue.state)]),
+        (bool(queue.category), "i.category = %s", [queue.category]),
+        (queue.overdue is not None, "(i.due_at < %s AND i.state = ANY(%s)) = %s",
+         [now, sorted(OPEN_STATES), queue.overdue]),
+        (bool(queue.flag), "%s = ANY(i.flags)", [queue.flag]),
+        (queue.area is not None, "i.area_path @> ARRAY[%s]::bigint[]", [queue.area]),
+        (bool(queue.level), "i.level = %s", [queue.level]),
+        (queue.since is not None, "i.received_at >= %s", [queue.since]),
+        (queue.until is not None, "i.received_at < %s", [queue.until]),
+        (bool(who.scope), "i.area_path && %s::bigint[]", [sorted(who.scope)]),
+        (not who.scope and not in_jurisdiction(who, []), "false", []),
+    ]  # fmt: skip
+    used = [(condition, values) for applies, condition, values in filters if applies]
+    where = pgsql.SQL(" AND ").join([pgsql.SQL("true"), *(pgsql.SQL(condition) for condition, _ in used)])
+    return where, [v for _, values in used for v in values]
 
 
 def list_incidents(
@@ -198,7 +175,8 @@ def list_incidents(
         "SELECT {} {} WHERE {} ORDER BY (i.state = ANY(%s)) DESC, i.due_at NULLS LAST, i.id DESC LIMIT %s OFFSET %s"
     ).format(pgsql.SQL(_COLUMNS), pgsql.SQL(_FROM), where)
     rows = conn.execute(query, [*params, sorted(OPEN_STATES), limit, offset]).fetchall()
-    return {"items": [public(r, who, crs, now) for r in rows], "total": total, "limit": limit, "offset": offset}
+    items = [public(dict(zip(_NAMES, r, strict=True)), who, crs, now) for r in rows]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 def notes_and_media(conn: psycopg.Connection, ids: list[int]) -> dict[int, tuple[str | None, str | None]]:

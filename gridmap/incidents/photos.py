@@ -13,7 +13,7 @@ import psycopg
 
 from gridmap.access import Principal, require
 from gridmap.errors import InvalidInput, NotFound, UnsupportedMedia
-from gridmap.incidents.cases import visible_row
+from gridmap.incidents.cases import visible_case
 
 MAX_PHOTOS = 20
 # The signatures of the accepted image types.
@@ -45,7 +45,7 @@ def add_photo(
         raise InvalidInput(f"a photo may be at most {max_bytes} bytes", "body")
     content_type, ext = sniff(data)
     with conn.transaction():
-        visible_row(conn, who, incident_id, lock=True)
+        visible_case(conn, who, incident_id, lock=True)
         count = conn.execute("SELECT count(*) FROM incident_photo WHERE incident_id = %s", (incident_id,)).fetchone()
         if count[0] >= MAX_PHOTOS:
             raise InvalidInput(f"a case holds at most {MAX_PHOTOS} photos", "body")
@@ -70,7 +70,7 @@ def add_photo(
 
 def photo_file(conn: psycopg.Connection, who: Principal, incident_id: int, photo_id: int, data_dir: Path):
     """(path, content type) of an uploaded photo of a case the caller may see."""
-    visible_row(conn, who, incident_id)
+    visible_case(conn, who, incident_id)
     row = conn.execute(
         "SELECT path, content_type FROM incident_photo WHERE id = %s AND incident_id = %s AND path IS NOT NULL",
         (photo_id, incident_id),

@@ -39,13 +39,17 @@ def policy_from_settings(settings) -> Policy:
 
 @dataclass
 class Route:
-    """A routing decision: the stored snapshot, the identity ids per level, the level that answers first,
-    and flags (unassigned, nearest, near_boundary)."""
+    """A routing decision: the stored snapshot (area versions included), the level that answers first, and
+    flags (unassigned, nearest, near_boundary)."""
 
     snapshot: dict
-    ids: dict[str, int | None]
     level: str | None
     flags: list[str] = field(default_factory=list)
+
+    @property
+    def ids(self) -> dict[str, int | None]:
+        """The area identity per level, from the snapshot."""
+        return {k: (self.snapshot.get(k) or {}).get("id") for k in AREA_KEYS}
 
     @property
     def area_path(self) -> list[int]:
@@ -53,12 +57,14 @@ class Route:
         return [i for i in self.ids.values() if i is not None]
 
 
+# What a case keeps of the lookup answer it was routed by.
+SNAPSHOT_KEYS = ("match", "distance_m", *AREA_KEYS, "party_cell", "building", "people", "note")
 ROUTING_FLAGS = ("needs_location", "unassigned", "nearest", "near_boundary")
 
 
 def unrouted(snapshot: dict | None = None) -> Route:
     """The route of a case with no location yet: nobody answers, the needs-location queue holds it."""
-    return Route(snapshot=snapshot or {}, ids=dict.fromkeys(AREA_KEYS), level=None, flags=["needs_location"])
+    return Route(snapshot=snapshot or {}, level=None, flags=["needs_location"])
 
 
 def check_in_region(conn: psycopg.Connection, lon: float, lat: float, margin_m: float) -> None:
@@ -96,30 +102,31 @@ def _near_grid_boundary(conn: psycopg.Connection, grid_id: int, lon: float, lat:
     return bool(row and row[0])
 
 
-def route_point(conn: psycopg.Connection, lon: float, lat: float, policy: Policy) -> Route:
-    """Route a WGS-84 point inside the region: the micro-grid that covers it answers first; in no micro-grid
-    the subdistrict's unassigned queue takes it at once (flagged ``unassigned``: the bridge-culvert lamp no
-    unit owned); close to a grid boundary it is flagged ``near_boundary`` for a dispatcher to confirm."""
-    record = lookup(conn, [(lon, lat)], LookupOptions(nearest_m=policy.nearest_m))[0]
-    snapshot = {k: record[k] for k in ("match", "distance_m", *AREA_KEYS, "party_cell", "building", "people", "note")}
-    flags = []
-    if record["match"] == "nearest":
-        flags.append("nearest")
-    if record["match"] == "unassigned":
-        flags.append("unassigned")
-        if snapshot["subdistrict"] is None:
-            snapshot["subdistrict"] = _nearest_subdistrict(conn, lon, lat)
-        level = "subdistrict" if snapshot["subdistrict"] else None
-    else:
+def route_from_record(record: dict) -> Route:
+    """The route a lookup answer gives: the micro-grid answers first (also a nearest one, flagged
+    ``nearest``); in no micro-grid the subdistrict's queue takes it at once, flagged ``unassigned``."""
+    snapshot = {k: record[k] for k in SNAPSHOT_KEYS}
+    flags = [record["match"]] if record["match"] in ("nearest", "unassigned") else []
+    if record["match"] != "unassigned":
         level = "microgrid"
-    ids = {k: (snapshot[k] or {}).get("id") for k in AREA_KEYS}
-    if (
-        ids["grid"]
-        and policy.boundary_confirm_m > 0
-        and _near_grid_boundary(conn, ids["grid"], lon, lat, policy.boundary_confirm_m)
-    ):
-        flags.append("near_boundary")
-    return Route(snapshot=snapshot, ids=ids, level=level, flags=flags)
+    else:
+        level = "subdistrict" if snapshot["subdistrict"] else None
+    return Route(snapshot=snapshot, level=level, flags=flags)
+
+
+def route_point(conn: psycopg.Connection, lon: float, lat: float, policy: Policy) -> Route:
+    """Route a WGS-84 point inside the region (``route_from_record``), with the checks a single live report
+    gets: an unassigned point outside every subdistrict goes to the nearest one (the bridge-culvert lamp no
+    unit owned still has an owner), and one close to a grid boundary is flagged ``near_boundary`` for a
+    dispatcher to confirm."""
+    route = route_from_record(lookup(conn, [(lon, lat)], LookupOptions(nearest_m=policy.nearest_m))[0])
+    if route.level is None:
+        route.snapshot["subdistrict"] = _nearest_subdistrict(conn, lon, lat)
+        route.level = "subdistrict" if route.snapshot["subdistrict"] else None
+    grid = route.ids["grid"]
+    if grid and policy.boundary_confirm_m > 0 and _near_grid_boundary(conn, grid, lon, lat, policy.boundary_confirm_m):
+        route.flags.append("near_boundary")
+    return route
 
 
 def save_route(conn: psycopg.Connection, incident_id: int, route: Route, extra_flags: tuple[str, ...] = ()) -> None:
@@ -131,7 +138,6 @@ def save_route(conn: psycopg.Connection, incident_id: int, route: Route, extra_f
         " flags = ARRAY(SELECT DISTINCT f FROM unnest(array_cat("
         "   ARRAY(SELECT f FROM unnest(flags) f WHERE f <> ALL(%s)), %s)) f ORDER BY f)"
         " WHERE id = %s",
-        (Jsonb(route.snapshot), route.ids["microgrid"], route.ids["grid"], route.ids["community"],
-         route.ids["subdistrict"], route.area_path, route.level, list(ROUTING_FLAGS),
+        (Jsonb(route.snapshot), *(route.ids[k] for k in AREA_KEYS), route.area_path, route.level, list(ROUTING_FLAGS),
          [*route.flags, *extra_flags], incident_id),
     )  # fmt: skip
