@@ -141,18 +141,24 @@ def _parent(conn: psycopg.Connection, who: Principal, parent: str | None, level:
     return _Parent(parent_id, row[1], tuple(row[2]))
 
 
-def _next_code(conn: psycopg.Connection, parent_id: int, parent_code: str, level: str) -> str:
-    # Codes of retired areas are never handed out again: an old incident's code must stay unambiguous.
+def last_sequence(conn: psycopg.Connection, parent_id: int, level: str) -> int:
+    """The highest child sequence ever used under a parent (0 if none). Codes of retired areas are
+    never handed out again: an old incident's code must stay unambiguous."""
     last = conn.execute(
         "SELECT max(right(code, 3)::int) FROM area WHERE parent_id = %s AND level = %s", (parent_id, level)
     ).fetchone()[0]
+    return last or 0
+
+
+def _next_code(conn: psycopg.Connection, parent_id: int, parent_code: str, level: str) -> str:
     try:
-        return child_code(parent_code, (last or 0) + 1)
+        return child_code(parent_code, last_sequence(conn, parent_id, level) + 1)
     except ValueError:
         raise InvalidInput(f"{parent_code} has no free {level} code left (999 used)", "code") from None
 
 
-def _insert(conn: psycopg.Connection, params: dict) -> None:
+def insert_version(conn: psycopg.Connection, params: dict) -> None:
+    """Insert one area version (``area_insert.sql`` parameters); database rule violations become InvalidInput."""
     try:
         with conn.transaction():
             conn.execute(sql.load("area_insert"), params)
@@ -193,7 +199,7 @@ def create_area(
         wkb = shapely.to_wkb(values.geometry)
         _geometry_problems(conn, wkb, None, parent.id, level, layer)
         area_id = conn.execute("INSERT INTO area_identity (level) VALUES (%s) RETURNING id", (level,)).fetchone()[0]
-        _insert(conn, dict(
+        insert_version(conn, dict(
             id=area_id, version=1, level=level, code=code, parent_id=parent.id, name=values.name,
             kind=values.kind or "comprehensive", layer=layer, wkb=wkb, attrs=Jsonb(values.attrs or {}),
         ))  # fmt: skip
@@ -230,7 +236,7 @@ def update_area(
         if values.geometry is not None or parent_id != cur.parent_id or layer != cur.layer:
             _geometry_problems(conn, wkb, area_id, parent_id, cur.level, layer)
         conn.execute("UPDATE area SET valid_to = now() WHERE id = %s AND valid_to IS NULL", (area_id,))
-        _insert(conn, dict(
+        insert_version(conn, dict(
             id=area_id, version=cur.version + 1, level=cur.level, code=values.code or cur.code, parent_id=parent_id,
             name=values.name or cur.name, kind=values.kind or cur.kind, layer=layer, wkb=wkb,
             attrs=Jsonb(cur.attrs if values.attrs is None else values.attrs),

@@ -192,6 +192,58 @@ def escalate_cmd(as_json: bool = typer.Option(False, "--json", help="Print what 
                   f"{' → ' + d['to_level'] if d.get('to_level') else ''}")  # fmt: skip
 
 
+@app.command("partition")
+def partition_cmd(
+    area: str = typer.Argument(..., help="Code (or id) of a grid, community or subdistrict"),
+    min_households: int = typer.Option(30, "--min", help="Fewest households in a micro-grid"),
+    max_households: int = typer.Option(50, "--max", help="Most households in a micro-grid"),
+    seed: int = typer.Option(0, help="Random seed: the same seed gives the same proposal"),
+    tries: int = typer.Option(8, help="Random spanning trees tried per grid (more: slower, sometimes better)"),
+    cell_size: int = typer.Option(2, "--cell-size", help="Micro-grids per party cell"),
+    apply: bool = typer.Option(False, "--apply", help="Write the proposal as new versions (default: draft only)"),
+    out_file: Path = typer.Option(None, "--out", help="Also write the proposed micro-grids as GeoJSON"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
+) -> None:
+    """Propose household-balanced micro-grids for every grid in AREA. A draft unless --apply; the draft
+    id it prints can be applied later through the API (POST /api/v1/partition/{id}/apply)."""
+    from gridmap.access import cli_principal
+    from gridmap.partition_drafts import Params, apply_draft, propose
+
+    params = Params(min_households, max_households, seed, tries, cell_size)
+    who = cli_principal()
+    with _errors(), connect(database_url(Settings())) as conn:
+        with _progress() as bar:
+            task = bar.add_task(f"partition {area}", total=None)
+            draft = propose(conn, who, area, params, on_grid=lambda done, total: bar.update(task, completed=done,
+                                                                                            total=total))  # fmt: skip
+        applied = apply_draft(conn, who, draft["id"]) if apply else None
+    if out_file:
+        out_file.write_text(json.dumps(draft["microgrids"], ensure_ascii=False), encoding="utf-8")
+    if as_json:
+        out.print_json(json.dumps({"draft": draft["id"], "summary": draft["summary"], "applied": applied},
+                                  ensure_ascii=False))  # fmt: skip
+        return
+    _print_partition(draft, applied)
+
+
+def _print_partition(draft: dict, applied: dict | None) -> None:
+    s, p = draft["summary"], draft["params"]
+    title = f"partition {draft['area']} into {p['min']}–{p['max']} households: draft {draft['id']}"
+    table = Table(title=title + (" (applied)" if applied else " (nothing written; add --apply to write)"))
+    for col in ("grids", "micro-grids", "households", "in band", "in band (with households)", "Polsby-Popper median",
+                "party cells", "tiling problems", "seconds"):  # fmt: skip
+        table.add_column(col, justify="right")
+    share = "n/a" if s["share_in_band"] is None else f"{s['share_in_band']:.1%}"
+    housed = "n/a" if s["share_in_band_with_households"] is None else f"{s['share_in_band_with_households']:.1%}"
+    table.add_row(str(s["grids"]), str(s["microgrids"]), str(s["households"]), f"{s['in_band']} ({share})", housed,
+                  str(s["polsby_popper_median"]), str(s["party_cells"]), str(s["tiling_problems"]), str(s["seconds"]))
+    out.print(table)
+    for w in s["worst"]:
+        out.print(f"[yellow]outside the band:[/] {w['code']} ({w['households']} households): {w['reason']}")
+    if applied:
+        out.print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in applied.items()))
+
+
 @app.command("export")
 def export_cmd(
     level: str = typer.Argument(..., help=f"One of: {', '.join(LEVELS)}"),

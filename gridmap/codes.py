@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 
-def reading_order(x: np.ndarray, y: np.ndarray, band: float) -> np.ndarray:
-    """Indices that sort points in rows of height ``band`` from north to south, west to east in a row."""
+def reading_order(x: np.ndarray, y: np.ndarray, band: float, *ties: np.ndarray) -> np.ndarray:
+    """Indices that sort points in rows of height ``band`` from north to south, west to east in a row;
+    points at the same place are ordered by ``ties`` (first key first)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) == 0:
         return np.array([], dtype=int)
     row = np.floor((y.max() - y) / band) if band > 0 else np.zeros_like(y)
-    return np.lexsort((x, row))
+    return np.lexsort((*reversed(ties), x, row))
 
 
 def child_code(parent_code: str, sequence: int) -> str:
