@@ -14,7 +14,19 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.limits import AnonymousRateLimit, BodySizeLimit
 from api.request_id import RequestId
-from api.routes import area_query, areas, audit, auth, buildings, health, incident_reports, incidents, lookup, open311
+from api.routes import (
+    area_query,
+    areas,
+    audit,
+    auth,
+    buildings,
+    health,
+    incident_reports,
+    incidents,
+    lookup,
+    open311,
+    partition,
+)
 from gridmap import __version__
 from gridmap.db.connect import check_startup, database_url, make_pool
 from gridmap.incidents.calendar import calendar_from_settings
@@ -71,7 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
     app.add_middleware(RequestId)
-    for module in (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311):
+    routers = (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311)
+    for module in (*routers, partition):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 

@@ -44,6 +44,9 @@ LANE_M = 25.0
 # Rows of this height (metres) when numbering micro-grids north→south, west→east within a row.
 ROW_M = 60.0
 DEFAULT_TRIES = 8
+# Rounds of recombination over the out-of-band micro-grids, and trees tried for each small redraw.
+REPAIR_ROUNDS = 3
+REPAIR_TRIES = 24
 # A tower is cut into parts of about this many households (one unit, or a few floors of one), small
 # enough that any remainder can be balanced against its neighbours.
 ATOM_HOUSEHOLDS = 10
@@ -205,12 +208,22 @@ def propose_grid(
     positions = np.array([_xy(land.metric[p.building]) for p in parts])
     rng = np.random.default_rng(seed)
     labels = np.full(len(parts), -1)
-    problems = []
-    edges += _bridge_empty(parts, edges, weights, buildings, land.projection)
+    bridges = _bridge_empty(parts, edges, weights, buildings, land.projection)
+    edges += bridges
+    problems = [
+        f"a detached part of the grid without households ({buildings[parts[a].building].label or 'a building'}"
+        f" and what lies with it) joins the micro-grid of the nearest building with households"
+        for a, _ in bridges
+    ]
+    adjacency: list[set[int]] = [set() for _ in parts]
+    for a, b in edges:
+        adjacency[a].add(b)
+        adjacency[b].add(a)
     for nodes in _components(len(parts), edges):
         sub_total = int(weights[nodes].sum())
-        labels_sub, _ = _best_cut(nodes, edges, weights, positions, band, rng, tries)
+        labels_sub, _ = _best_cut(nodes, adjacency, weights, positions, band, rng, tries)
         labels[nodes] = labels_sub + (labels.max() + 1)
+        _repair(labels, nodes, adjacency, weights, positions, band, rng)
         if len(nodes) < len(parts) and not band.counts(sub_total):
             problems.append(
                 f"a detached part of the grid ({len(nodes)} building part(s), {sub_total} households) "
@@ -308,10 +321,10 @@ def _components(n: int, edges: list[tuple[int, int]]) -> list[np.ndarray]:
     return [np.array(g) for g in groups.values()]
 
 
-def _best_cut(nodes, edges, weights, positions, band: Band, rng, tries: int) -> tuple[np.ndarray, float]:
+def _best_cut(nodes, adjacency, weights, positions, band: Band, rng, tries: int) -> tuple[np.ndarray, float]:
     """Labels (0..k-1 per node of ``nodes``) of the best cut over ``tries`` random spanning trees."""
     index = {int(v): i for i, v in enumerate(nodes)}
-    local = [(index[a], index[b]) for a, b in edges if a in index and b in index]
+    local = [(index[a], index[b]) for a in index for b in adjacency[a] if a < b and b in index]
     w = weights[nodes]
     xy = positions[nodes]
     total = int(w.sum())
@@ -333,6 +346,38 @@ def _best_cut(nodes, edges, weights, positions, band: Band, rng, tries: int) -> 
         if len(nodes) <= 2:
             break  # every tree of a pair is the same
     return best, best_score[2]
+
+
+def _repair(labels, nodes, adjacency, weights, positions, band: Band, rng) -> None:
+    """Recombination (as in ReCom): redraw each out-of-band micro-grid together with one or two of its
+    neighbours whenever that leaves fewer micro-grids outside the band. A single spanning tree of a
+    large grid rarely admits a perfect cut; small unions are redrawn from many trees cheaply."""
+    for _ in range(REPAIR_ROUNDS):
+        changed = False
+        members = {int(label): np.flatnonzero(labels == label) for label in np.unique(labels[nodes])}
+        held = {label: int(weights[m].sum()) for label, m in members.items()}
+        for label in sorted(lab for lab, h in held.items() if h and not band.holds(h)):
+            if label not in members or band.holds(held[label]):
+                continue
+            near = sorted({int(labels[b]) for a in members[label] for b in adjacency[a]} - {label})
+            combos = [(n,) for n in near] + [(a, b) for i, a in enumerate(near) for b in near[i + 1 :]]
+            for combo in combos:
+                group = (label, *combo)
+                before = sum(not band.holds(held[g]) for g in group)
+                sub = np.concatenate([members[g] for g in group])
+                new, cost = _best_cut(sub, adjacency, weights, positions, band, rng, REPAIR_TRIES)
+                if int(cost // _BIG) < before:
+                    fresh = labels.max() + 1
+                    labels[sub] = new + fresh
+                    for g in group:
+                        del members[g], held[g]
+                    for k in np.unique(new):
+                        members[int(k + fresh)] = sub[new == k]
+                        held[int(k + fresh)] = int(weights[sub[new == k]].sum())
+                    changed = True
+                    break
+        if not changed:
+            return
 
 
 def _random_tree(n: int, edges: list[tuple[int, int]], rng) -> tuple[np.ndarray, list[int]]:
@@ -490,6 +535,8 @@ def _explain(microgrids, buildings, parts, labels, band: Band, total: int, tries
         elif big:
             b = buildings[big[0].building]
             m.reason = f"building {b.label or b.key} has {b.households} households and no units or floors to cut it by"
+        elif not neighbours[m.sequence]:
+            m.reason = f"it is a detached part of the grid, more than {LANE_M:g} m from any other building"
         elif not band.counts(total):
             m.reason = f"the grid's {total} households {_arithmetic(total, band)}"
         elif (
