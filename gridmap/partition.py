@@ -201,7 +201,7 @@ def propose_grid(
         mg = _microgrid([], 0, grid, grid, Projection(grid), band)
         mg.sequence, mg.party_cell = 1, 1
         mg.reason = "the grid has no buildings: one micro-grid covers it"
-        return GridProposal(0, [mg], [[1]] if cell_size else [], [mg.reason])
+        return GridProposal(0, [mg], [[1]], [mg.reason])
     land = share_land(grid, [b.geometry for b in buildings])
     parts, edges = _graph(buildings, land, band)
     weights = np.array([p.households for p in parts])
@@ -230,7 +230,7 @@ def propose_grid(
                 f"{_arithmetic(sub_total, band)}"
             )
     microgrids = _assemble(grid, buildings, land, parts, labels, band)
-    _explain(microgrids, buildings, parts, labels, band, total, tries)
+    _explain(microgrids, buildings, band, total, tries)
     if not band.counts(total):
         problems.insert(0, f"the grid's {total} households {_arithmetic(total, band)}")
     problems += [f"micro-grid {m.sequence} ({m.households} households): {m.reason}" for m in microgrids if m.reason]
@@ -301,23 +301,31 @@ def _bridge_empty(parts, edges, weights, buildings, proj: Projection) -> list[tu
     return bridges
 
 
+def _find(root: list[int], x: int) -> int:
+    """The representative of ``x`` in a union-find forest (halving paths as it goes)."""
+    while root[x] != x:
+        root[x] = root[root[x]]
+        x = root[x]
+    return x
+
+
+def _union(root: list[int], a: int, b: int) -> bool:
+    """Join the sets of ``a`` and ``b``; False when they were one set already."""
+    ra, rb = _find(root, a), _find(root, b)
+    if ra == rb:
+        return False
+    root[max(ra, rb)] = min(ra, rb)
+    return True
+
+
 def _components(n: int, edges: list[tuple[int, int]]) -> list[np.ndarray]:
     """Connected components, each as sorted node indices, in order of their smallest node."""
     root = list(range(n))
-
-    def find(x: int) -> int:
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
     for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            root[max(ra, rb)] = min(ra, rb)
+        _union(root, a, b)
     groups: dict[int, list[int]] = {}
     for x in range(n):
-        groups.setdefault(find(x), []).append(x)
+        groups.setdefault(_find(root, x), []).append(x)
     return [np.array(g) for g in groups.values()]
 
 
@@ -383,19 +391,10 @@ def _repair(labels, nodes, adjacency, weights, positions, band: Band, rng) -> No
 def _random_tree(n: int, edges: list[tuple[int, int]], rng) -> tuple[np.ndarray, list[int]]:
     """A random spanning tree (Kruskal on random weights): parent of each node and a root-first order."""
     root = list(range(n))
-
-    def find(x: int) -> int:
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
     adjacency: list[list[int]] = [[] for _ in range(n)]
     for e in rng.permutation(len(edges)) if edges else []:
         a, b = edges[e]
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            root[ra] = rb
+        if _union(root, a, b):
             adjacency[a].append(b)
             adjacency[b].append(a)
     parent = np.full(n, -1)
@@ -523,7 +522,7 @@ def _microgrid(parts, households, geometry, land_part, proj: Projection, band: B
     return MicroGrid(0, parts, households, geometry, land_part, round(pp, 4), band.holds(households))
 
 
-def _explain(microgrids, buildings, parts, labels, band: Band, total: int, tries: int) -> None:
+def _explain(microgrids, buildings, band: Band, total: int, tries: int) -> None:
     """Give every micro-grid outside the band the reason it is there."""
     neighbours = _neighbour_households(microgrids)
     for m in microgrids:
