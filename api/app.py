@@ -20,6 +20,7 @@ from api.routes import (
     audit,
     auth,
     buildings,
+    coverage,
     health,
     incident_reports,
     incidents,
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
     app.add_middleware(RequestId)
     routers = (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311)
-    for module in (*routers, partition):
+    for module in (*routers, partition, coverage):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 
