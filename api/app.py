@@ -27,6 +27,7 @@ from api.routes import (
     lookup,
     open311,
     partition,
+    tiles,
 )
 from gridmap import __version__
 from gridmap.db.connect import check_startup, database_url, make_pool
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
     app.add_middleware(RequestId)
     routers = (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311)
-    for module in (*routers, partition, coverage):
+    for module in (*routers, partition, coverage, tiles):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 

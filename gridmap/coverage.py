@@ -14,6 +14,8 @@ For a scope (a subdistrict, community or grid; or the whole city) the check find
   building answers someone else);
 - **building_split** — a building a micro-grid boundary cuts through: a real share of its footprint
   lies in micro-grids that do not hold it (boundaries should follow buildings);
+- **no_community** — land of a subdistrict in no community (a warning: parks and reservoirs are
+  often left out on purpose; the subdistrict answers for it);
 - **out_of_band**, **no_party_cell**, **no_people** — micro-grids outside the household band, in no
   party cell (党小组), or with nobody to call.
 
@@ -49,6 +51,7 @@ PROBLEMS: dict[str, str] = {
     "building_twice": "error",
     "building_elsewhere": "error",
     "building_split": "warning",
+    "no_community": "warning",
     "out_of_band": "warning",
     "no_party_cell": "warning",
     "no_people": "warning",
@@ -241,6 +244,16 @@ def _gaps(a: _Layer, prefix: str, tol: Tolerances, projection: Projection) -> li
             out.append(Finding(
                 "gap", f"{piece.area:,.0f} m² of {a.rows[c]['name']} ({code}) belong to no micro-grid{where}",
                 (code, *sorted(near)), _wgs84(projection, piece), {"area_m2": round(piece.area, 1)},
+            ))  # fmt: skip
+    # A subdistrict's land outside every community falls to the subdistrict itself (属地兜底): a
+    # warning, since parks, reservoirs and mountains are often left out of communities on purpose.
+    for s in a.where(lambda r: r["in_scope"] and r["level"] == "subdistrict"):
+        code = a.rows[s]["code"]
+        communities = a.where(lambda r, code=code: r["level"] == "community" and r["code"].startswith(code))
+        for piece in _parts(shapely.difference(a.metric[s], _union(a.metric[communities])), tol.gap_m2):
+            out.append(Finding(
+                "no_community", f"{piece.area / 1e6:,.3f} km² of {a.rows[s]['name']} ({code}) belong to no community",
+                (code,), _wgs84(projection, piece), {"area_m2": round(piece.area, 1)},
             ))  # fmt: skip
     return out
 

@@ -53,3 +53,21 @@ def incident_digest(url: str) -> tuple:
             " (SELECT count(*) FROM incident_report), (SELECT count(*) FROM incident_event),"
             " (SELECT count(*) FROM incident_photo), (SELECT count(*) FROM idempotency_key)"
         ).fetchone()
+
+
+def seed_incidents(url: str, rows: list[dict]) -> None:
+    """Import past incidents (dicts with lon, lat, category, description, reported_at and optionally
+    closed_at, external_id) through the real bulk importer, routed like live ones."""
+    import geopandas as gpd
+    import shapely
+
+    from gridmap.incidents.bulk import import_incidents
+
+    frame = gpd.GeoDataFrame(
+        [{k: v for k, v in r.items() if k not in ("lon", "lat")} for r in rows],
+        geometry=[shapely.Point(r["lon"], r["lat"]) for r in rows],
+        crs=4326,
+    )
+    with psycopg.connect(url) as conn:
+        report, _ = import_incidents(conn, frame, CALENDAR, POLICY, "Asia/Shanghai", commit=True)
+    assert report.ok and report.created == len(rows), report.errors

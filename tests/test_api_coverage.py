@@ -11,7 +11,7 @@ import shapely.geometry
 
 from gridmap.settings import Settings
 from tests.conftest import LiveServer
-from tests.coverage_layers import CV, DD, EXPECTED, load_layers
+from tests.coverage_layers import CV, DD, EXPECTED, EXPECTED_COMMUNITY, load_layers
 from tests.helpers import create_database, drop_database
 
 
@@ -37,7 +37,7 @@ def test_findings_as_geojson(api):
     body = r.json()
     assert body["type"] == "FeatureCollection"
     found = {(f["properties"]["problem"], tuple(f["properties"]["codes"])) for f in body["features"]}
-    assert found == EXPECTED
+    assert found == EXPECTED_COMMUNITY
     assert body["summary"]["errors"] == 6 and body["summary"]["ok"] is False
     gap = next(f for f in body["features"] if f["properties"]["problem"] == "gap")
     assert gap["geometry"]["type"] in ("Polygon", "MultiPolygon") and gap["properties"]["severity"] == "error"

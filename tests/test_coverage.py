@@ -13,7 +13,7 @@ import shapely
 from gridmap.coverage import Tolerances, check
 from gridmap.io.importer import import_file
 from gridmap.partition import Band
-from tests.coverage_layers import CV, DD, EXPECTED, G2, GAP_M2, B, C, load_layers
+from tests.coverage_layers import CV, DD, EXPECTED, EXPECTED_COMMUNITY, G2, GAP_M2, B, C, load_layers
 from tests.helpers import GRIDMAP_COMMAND, create_database, drop_database, feature, write_geojson
 
 DEMO_COMMUNITY = "440309002005"
@@ -51,7 +51,7 @@ def test_each_kind_of_defect_is_found_and_nothing_else(layers_db):
 
 def test_scope_of_one_community_or_grid(layers_db):
     with psycopg.connect(layers_db) as conn:
-        assert _found(check(conn, CV)) == EXPECTED
+        assert _found(check(conn, CV)) == EXPECTED_COMMUNITY
         grid = check(conn, G2)
     assert _found(grid) == {
         ("overlap", (C, DD)), ("outside_parent", (DD, G2)), ("building_elsewhere", (B, C, "CV-ELSEWHERE")),
@@ -65,8 +65,8 @@ def test_tolerances_and_band_change_what_is_reported(layers_db):
         loose = check(conn, CV, tolerances=Tolerances(gap_m2=10_000, overlap_m2=10_000, outside_m=20))
         wide = check(conn, CV, band=Band(30, 60))
     assert {f.problem for f in loose.findings}.isdisjoint({"gap", "overlap", "outside_parent"})
-    assert _found(loose) == {x for x in EXPECTED if x[0] not in ("gap", "overlap", "outside_parent")}
-    assert _found(wide) == EXPECTED - {("out_of_band", (B,))}
+    assert _found(loose) == {x for x in EXPECTED_COMMUNITY if x[0] not in ("gap", "overlap", "outside_parent")}
+    assert _found(wide) == EXPECTED_COMMUNITY - {("out_of_band", (B,))}
 
 
 def test_bad_scope_is_refused(layers_db):
@@ -149,7 +149,8 @@ def test_cli_check_exit_codes_and_formats(layers_db, demo_db_shared):
     geo = run(layers_db, "--area", CV, "--format", "geojson")
     assert geo.returncode == 1
     collection = json.loads(geo.stdout)
-    assert {(f["properties"]["problem"], tuple(f["properties"]["codes"])) for f in collection["features"]} == EXPECTED
+    found = {(f["properties"]["problem"], tuple(f["properties"]["codes"])) for f in collection["features"]}
+    assert found == EXPECTED_COMMUNITY
     loose = run(layers_db, "--area", G2, "--format", "json", "--gap-m2", "100000")
     assert json.loads(loose.stdout)["summary"]["problems"]["overlap"] == 0
     clean = run(demo_db_shared, "--community", DEMO_COMMUNITY, "--format", "json")

@@ -28,8 +28,8 @@ def coverage(
     gap_m2: Annotated[float, Query(ge=0, le=1e6, description="Report gaps and overlaps above this (m²).")] = 1.0,
 ) -> JSONResponse:
     """A FeatureCollection with one Feature per finding: `problem` (gap, overlap, outside_parent,
-    building_unassigned, building_twice, building_elsewhere, building_split, out_of_band,
-    no_party_cell, no_people), `severity` (error breaks full coverage, warning is planners' work),
+    building_unassigned, building_twice, building_elsewhere, building_split, no_community, out_of_band,
+    no_community, no_party_cell, no_people), `severity` (error breaks full coverage, warning is planners' work),
     `message`, `codes` and figures (`area_m2`, `households`). `summary` counts each problem;
     `summary.ok` is true when there is no error."""
     crs = check_crs(crs)
