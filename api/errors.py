@@ -56,12 +56,17 @@ def _headers(status: int) -> dict | None:
 
 
 OPEN311_PREFIX = "/open311/"
+# OGC API – Features requires 400 for an unknown or invalid query parameter.
+OGC_PREFIX = "/ogc"
 
 
 def _respond(request: Request, body: dict, status: int, headers: dict | None = None) -> Response:
     """The common JSON error, or under /open311/ the spec's error list (JSON or XML by the extension), where
-    a bad parameter is 400 as the spec's examples show."""
+    a bad parameter is 400 as the spec's examples show; under /ogc the common error with 400 for a bad
+    parameter, as OGC API – Features requires."""
     path = request.url.path
+    if path == OGC_PREFIX or path.startswith(OGC_PREFIX + "/"):
+        return JSONResponse(body, 400 if status == 422 else status, headers=headers)
     if not path.startswith(OPEN311_PREFIX):
         return JSONResponse(body, status, headers=headers)
     fmt = "xml" if path.endswith(".xml") else "json"

@@ -1,0 +1,198 @@
+"""Feature collections for GIS clients (the core of the OGC API – Features endpoint): the four area
+levels, buildings and incidents, each paged, filtered by bounding box and time, in WGS-84 (CRS84).
+
+The web layer adds the OGC links and media types; this module knows nothing of HTTP."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+import shapely
+
+from gridmap import sql
+from gridmap.access import Principal, in_jurisdiction
+from gridmap.areas import AreaFilter, get_area, list_areas
+from gridmap.errors import InvalidInput, NotFound
+from gridmap.points import parse_at
+
+# Pages larger than this are cut to it (OGC API – Features lets a server lower the client's limit).
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One collection: its id, titles and the area level it lists (None for buildings and incidents)."""
+
+    id: str
+    title: str
+    description: str
+    level: str | None = None
+    permission: str = "read"
+
+
+COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
+    Collection("subdistricts", "Subdistricts 街道", "Subdistricts (街道/乡镇), current versions.", "subdistrict"),
+    Collection("communities", "Communities 社区", "Communities (社区/村), current versions.", "community"),
+    Collection("grids", "Grids 网格", "Grids (网格) of every layer, comprehensive and specialised.", "grid"),
+    Collection("microgrids", "Micro-grids 微网格", "Micro-grids (微网格) of 30–50 households, with households.",
+               "microgrid"),
+    Collection("buildings", "Buildings 楼栋", "Buildings with households, floors, units and their micro-grid."),
+    Collection("incidents", "Incidents 事件", "Citizen incidents with category, state and the area they were "
+               "routed to (no reporter details).", permission="incident.read"),
+)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class When:
+    """A ``datetime`` filter: an instant (start == end) or an interval with open ends as None."""
+
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def instant(self) -> bool:
+        return self.start is not None and self.start == self.end
+
+
+def parse_when(text: str | None, timezone: str) -> When | None:
+    """OGC ``datetime``: ``2026-05-01T08:00:00Z`` (an instant), ``a/b``, ``../b`` or ``a/..`` (intervals)."""
+    if not text:
+        return None
+    if "/" not in text:
+        at = parse_at(text, timezone, "datetime")
+        return When(at, at)
+    left, _, right = text.partition("/")
+    start = None if left in ("", "..") else parse_at(left, timezone, "datetime")
+    end = None if right in ("", "..") else parse_at(right, timezone, "datetime")
+    if start and end and start > end:
+        raise InvalidInput("datetime: the interval must start before it ends", "datetime")
+    return When(start, end)
+
+
+def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
+    """OGC ``bbox``: four (or six, heights ignored) CRS84 numbers, west,south,east,north."""
+    if not text:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    if len(values) != 4 or not all(map(_finite, values)):
+        raise InvalidInput("bbox must be four numbers: west,south,east,north (CRS84)", "bbox")
+    w, s, e, n = values
+    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= n <= 90):
+        raise InvalidInput("bbox must lie within -180..180, -90..90 with south ≤ north", "bbox")
+    if w > e:
+        raise InvalidInput("bbox crossing the antimeridian is not supported", "bbox")
+    return w, s, e, n
+
+
+def _finite(v: float) -> bool:
+    return v == v and abs(v) != float("inf")
+
+
+def collection(who: Principal, collection_id: str) -> Collection:
+    """The collection, or NotFound (also for one the caller may not read, which is then not listed)."""
+    found = COLLECTIONS.get(collection_id)
+    if found is None or (found.permission != "read" and not who.can(found.permission)):
+        raise NotFound(f"no collection {collection_id!r}")
+    return found
+
+
+def visible_collections(who: Principal) -> list[Collection]:
+    """The collections the caller may read, in a fixed order."""
+    return [c for c in COLLECTIONS.values() if c.permission == "read" or who.can(c.permission)]
+
+
+def extent(conn: psycopg.Connection, c: Collection) -> list[float] | None:
+    """The bounding box (CRS84) of what the collection holds now, or None when it is empty."""
+    if c.level:
+        query = "SELECT ST_Extent(geom) FROM area WHERE level = %s AND valid_to IS NULL"
+        row = conn.execute(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({query}) x(e)",  # noqa: S608
+                           (c.level,)).fetchone()  # fmt: skip
+    else:
+        table = "building" if c.id == "buildings" else "incident"
+        row = conn.execute(
+            f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) FROM {table}) x(e)"  # noqa: S608 - one of two constant names
+        ).fetchone()
+    return [round(v, 7) for v in row] if row and row[0] is not None else None
+
+
+def items(
+    conn: psycopg.Connection,
+    who: Principal,
+    c: Collection,
+    bbox: tuple[float, float, float, float] | None,
+    when: When | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict], int]:
+    """One page of features (GeoJSON, CRS84) and how many match in all."""
+    limit = min(limit, MAX_LIMIT)
+    if c.level:
+        if when is not None and not when.instant:
+            raise InvalidInput("datetime: areas take an instant (the versions valid then), not an interval", "datetime")
+        page = list_areas(conn, AreaFilter(level=c.level, bbox=bbox), when.start if when else None, "wgs84", limit,
+                          offset)  # fmt: skip
+        return [_area_feature(f) for f in page["features"]], page["numberMatched"] or 0
+    if c.id == "buildings":
+        if when is not None:
+            raise InvalidInput("datetime: buildings are not versioned in time", "datetime")
+        return _page(conn, "features_buildings", {"bbox": list(bbox) if bbox else None, "limit": limit,
+                                                  "offset": offset})  # fmt: skip
+    if not _sees_cases(who):
+        return [], 0
+    params = {"bbox": list(bbox) if bbox else None, "limit": limit, "offset": offset, "scope": _scope(who),
+              "start": when.start if when else None, "end": when.end if when else None}  # fmt: skip
+    return _page(conn, "features_incidents", params)
+
+
+def item(conn: psycopg.Connection, who: Principal, c: Collection, feature_id: str) -> dict:
+    """One feature by id, or NotFound."""
+    if not feature_id.isdigit() or len(feature_id) > 18:
+        raise NotFound(f"no feature {feature_id!r} in {c.id}")
+    if c.level:
+        feature = _area_feature(get_area(conn, int(feature_id)))
+        if feature["properties"]["level"] != c.level:
+            raise NotFound(f"no feature {feature_id!r} in {c.id}")
+        return feature
+    query = "features_buildings" if c.id == "buildings" else "features_incidents"
+    features, _ = _page(conn, query, {"bbox": None, "limit": 1, "offset": 0, "scope": _scope(who),
+                                      "id": int(feature_id)})  # fmt: skip
+    if not features or (c.id == "incidents" and not _sees_cases(who)):
+        raise NotFound(f"no feature {feature_id!r} in {c.id}")
+    return features[0]
+
+
+def _scope(who: Principal) -> list[int] | None:
+    return sorted(who.scope) if who.scope else None
+
+
+def _sees_cases(who: Principal) -> bool:
+    """Cases are limited to the caller's jurisdiction; a planner without one sees none."""
+    return bool(who.scope) or in_jurisdiction(who, [])
+
+
+def _area_feature(feature: dict) -> dict:
+    """An area Feature with flat properties (GIS clients show nested objects as text)."""
+    p = dict(feature["properties"])
+    parent = p.pop("parent", None)
+    p["parent"] = parent["code"] if parent else None
+    return {"type": "Feature", "id": feature["id"], "geometry": feature["geometry"], "properties": p}
+
+
+def _page(conn: psycopg.Connection, query: str, params: dict) -> tuple[list[dict], int]:
+    params = {"id": None, "scope": None, "start": None, "end": None} | params
+    rows = conn.execute(sql.load(query), params).fetchall()
+    matched = rows[0][-1] if rows else 0
+    features = [
+        {"type": "Feature", "id": props["id"], "geometry": json.loads(shapely.to_geojson(shapely.from_wkb(wkb))),
+         "properties": props}  # fmt: skip
+        for props, wkb, _ in rows
+    ]
+    return features, matched
