@@ -25,6 +25,7 @@ from api.routes import (
     incident_reports,
     incidents,
     lookup,
+    maps,
     ogc,
     open311,
     partition,
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
     app.add_middleware(RequestId)
     routers = (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311)
-    for module in (*routers, partition, coverage, tiles, ogc):
+    for module in (*routers, partition, coverage, tiles, ogc, maps):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 

@@ -20,7 +20,7 @@ from gridmap.db.migrate import migrate as apply_migrations
 from gridmap.errors import GridmapError
 from gridmap.io.report import ImportReport
 from gridmap.levels import LEVELS
-from gridmap.map_cli import check_cmd
+from gridmap.map_cli import check_cmd, map_cmd
 from gridmap.settings import Settings
 
 app = typer.Typer(help="gridmap: grid-based community governance (网格化管理) on PostGIS.", no_args_is_help=True)
@@ -30,6 +30,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="key")
 app.command("audit")(audit_cmd)
 app.command("check")(check_cmd)
+app.command("map")(map_cmd)
 console = Console(stderr=True)
 out = Console()
 

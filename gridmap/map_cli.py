@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -12,7 +13,9 @@ from rich.table import Table
 from gridmap.coverage import PROBLEMS, CoverageReport, Tolerances, check, to_geojson
 from gridmap.db.connect import connect, database_url
 from gridmap.errors import GridmapError
+from gridmap.maps.render import MapOptions, render
 from gridmap.partition import Band
+from gridmap.points import parse_at
 from gridmap.settings import Settings
 
 console = Console(stderr=True)
@@ -79,3 +82,32 @@ def _print_table(report: CoverageReport, limit: int) -> None:
             out.print(f"  … and {len(found) - limit} more {problem} (use --format json for all)")
     verdict = "[green]full coverage[/]" if not report.errors else f"[red]{report.errors} error(s)[/]"
     out.print(f"{verdict}, {len(report.findings) - report.errors} warning(s)")
+
+
+def map_cmd(
+    kind: str = typer.Argument(..., help="density, incidents, unassigned or overview"),
+    area: str = typer.Option(..., "--area", help="Code of a subdistrict, community or grid"),
+    out_file: Path = typer.Option(..., "--out", help="The HTML file to write"),
+    since: str = typer.Option(None, help="Incidents received from this date/time (ISO-8601)"),
+    until: str = typer.Option(None, help="…and before this one"),
+    category: str = typer.Option(None, help="Incidents of one category"),
+    assets: str = typer.Option("inline", help="inline (a file that opens anywhere, offline) or link "
+                               "(/static/vendor/… on a gridmap server)"),  # fmt: skip
+) -> None:
+    """Render a map to an HTML file that needs no internet: micro-grids by households or households per
+    km², incidents with a heat layer, coverage problems, or an overview with all of them as layers."""
+    settings = Settings()
+    try:
+        options = MapOptions(
+            since=parse_at(since, settings.timezone, "since"), until=parse_at(until, settings.timezone, "until"),
+            category=category, assets=assets, tiles_url=settings.map_tiles_url,
+            tiles_attribution=settings.map_tiles_attribution, tiles_crs=settings.map_tiles_crs,
+            max_features=settings.map_max_features,
+        )  # fmt: skip
+        with connect(database_url(settings)) as conn, console.status(f"rendering the {kind} map of {area}…"):
+            page = render(conn, kind, area, options)
+    except (GridmapError, ValueError) as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    out_file.write_text(page.html, encoding="utf-8")
+    console.print(f"wrote {out_file}: {page.features:,} shapes, {page.bytes / 1e6:.2f} MB, {page.seconds:.1f} s")

@@ -45,6 +45,18 @@ class Settings(BaseSettings):
         default=50.0, gt=0, description="Largest polygon or circle POST /area accepts (km²)."
     )
 
+    map_tiles_url: str | None = Field(
+        default=None,
+        description="Base map tiles for rendered maps ({z}/{x}/{y} URL); none by default, maps stay offline.",
+    )
+    map_tiles_attribution: str = Field(default="", description="Attribution shown for the base map tiles.")
+    map_tiles_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84",
+        description="Datum of the base map tiles. Chinese services (AMap/Gaode, Tencent) draw in GCJ-02: set gcj02 "
+        "and every shape is shifted onto them, else boundaries sit 100–700 m off.",
+    )
+    map_max_features: int = Field(default=30_000, ge=1, description="Most micro-grids one rendered map draws.")
+
     env: Literal["development", "production"] = Field(
         default="production", description="development allows the built-in secret key; production refuses it."
     )

@@ -1,0 +1,1 @@
+"""Rendered maps (folium, fully offline): household density, incidents, unassigned areas, overview."""
