@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system lint clean-db vendor fixtures bench-lookup
+.PHONY: run test setup system lint clean-db vendor fixtures bench-lookup bench-maps
 
 setup: system $(STAMP)
 
@@ -33,6 +33,10 @@ test: setup
 bench-lookup: setup
 	$(BIN)/python bench/lookup.py
 
+# Map render time and size, vector tile time against the bare ST_AsMVT query (not a test).
+bench-maps: setup
+	$(BIN)/python bench/maps.py
+
 lint: setup
 	$(BIN)/ruff check .
 
@@ -48,7 +52,9 @@ fixtures: setup
 # Refresh vendored front-end assets from the npm registry.
 vendor:
 	rm -rf /tmp/gridmap-vendor && mkdir -p /tmp/gridmap-vendor
-	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0 leaflet@1.9.4
+	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0 leaflet@1.9.4 leaflet.heat@0.2.0
 	cp /tmp/gridmap-vendor/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} static/vendor/swagger-ui/
 	mkdir -p static/vendor/leaflet
 	cp -r /tmp/gridmap-vendor/node_modules/leaflet/dist/{leaflet.js,leaflet.css,images} /tmp/gridmap-vendor/node_modules/leaflet/LICENSE static/vendor/leaflet/
+	mkdir -p static/vendor/leaflet.heat
+	cp /tmp/gridmap-vendor/node_modules/leaflet.heat/{dist/leaflet-heat.js,LICENSE} static/vendor/leaflet.heat/
