@@ -11,10 +11,12 @@ from datetime import datetime
 
 import psycopg
 import shapely
+from psycopg import sql as pgsql
 
 from gridmap import sql
 from gridmap.access import Principal, in_jurisdiction
 from gridmap.areas import AreaFilter, get_area, list_areas
+from gridmap.areas import parse_bbox as parse_area_bbox
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.points import parse_at
 
@@ -73,27 +75,14 @@ def parse_when(text: str | None, timezone: str) -> When | None:
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    """OGC ``bbox``: four (or six, heights ignored) CRS84 numbers, west,south,east,north."""
+    """OGC ``bbox``: four (or six, heights dropped) CRS84 numbers, west,south,east,north; checked like
+    every other bbox of the API (``gridmap.areas.parse_bbox``)."""
     if not text:
         return None
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        values = []
+    values = text.split(",")
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
-    if len(values) != 4 or not all(map(_finite, values)):
-        raise InvalidInput("bbox must be four numbers: west,south,east,north (CRS84)", "bbox")
-    w, s, e, n = values
-    if not (-180 <= w <= 180 and -180 <= e <= 180 and -90 <= s <= n <= 90):
-        raise InvalidInput("bbox must lie within -180..180, -90..90 with south ≤ north", "bbox")
-    if w > e:
-        raise InvalidInput("bbox crossing the antimeridian is not supported", "bbox")
-    return w, s, e, n
-
-
-def _finite(v: float) -> bool:
-    return v == v and abs(v) != float("inf")
+    return parse_area_bbox(",".join(values), "wgs84")
 
 
 def collection(who: Principal, collection_id: str) -> Collection:
@@ -112,14 +101,12 @@ def visible_collections(who: Principal) -> list[Collection]:
 def extent(conn: psycopg.Connection, c: Collection) -> list[float] | None:
     """The bounding box (CRS84) of what the collection holds now, or None when it is empty."""
     if c.level:
-        query = "SELECT ST_Extent(geom) FROM area WHERE level = %s AND valid_to IS NULL"
-        row = conn.execute(f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({query}) x(e)",  # noqa: S608
-                           (c.level,)).fetchone()  # fmt: skip
+        rows = pgsql.SQL("SELECT ST_Extent(geom) FROM area WHERE level = %(level)s AND valid_to IS NULL")
     else:
         table = "building" if c.id == "buildings" else "incident"
-        row = conn.execute(
-            f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) FROM {table}) x(e)"  # noqa: S608 - one of two constant names
-        ).fetchone()
+        rows = pgsql.SQL("SELECT ST_Extent(geom) FROM {}").format(pgsql.Identifier(table))
+    query = pgsql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ({}) x(e)").format(rows)
+    row = conn.execute(query, {"level": c.level}).fetchone()
     return [round(v, 7) for v in row] if row and row[0] is not None else None
 
 
