@@ -231,11 +231,11 @@ def _gaps(a: _Layer, prefix: str, tol: Tolerances, projection: Projection) -> li
                                                       r["level"] == "grid"))  # fmt: skip
     grids = a.where(lambda r: r["level"] == "grid" and r["layer"] == DEFAULT_LAYER)
     grid_tree = shapely.STRtree(a.metric[grids]) if grids else None
+    groups = {n: _below(a, "microgrid", n) for n in {len(a.rows[c]["code"]) for c in containers}}
     out = []
     for c in containers:
         code = a.rows[c]["code"]
-        mine = a.where(lambda r, code=code: r["level"] == "microgrid" and r["layer"] == DEFAULT_LAYER
-                       and r["code"].startswith(code))  # fmt: skip
+        mine = groups[len(code)].get(code, [])
         missing = shapely.difference(a.metric[c], _union(a.metric[mine]))
         for piece in _parts(missing, tol.gap_m2):
             near = [a.rows[grids[i]]["code"] for i in grid_tree.query(piece, predicate="intersects")
@@ -247,15 +247,27 @@ def _gaps(a: _Layer, prefix: str, tol: Tolerances, projection: Projection) -> li
             ))  # fmt: skip
     # A subdistrict's land outside every community falls to the subdistrict itself (属地兜底): a
     # warning, since parks, reservoirs and mountains are often left out of communities on purpose.
+    communities_of = _below(a, "community", 9)  # subdistrict codes have 9 digits
     for s in a.where(lambda r: r["in_scope"] and r["level"] == "subdistrict"):
         code = a.rows[s]["code"]
-        communities = a.where(lambda r, code=code: r["level"] == "community" and r["code"].startswith(code))
+        communities = communities_of.get(code, [])
         for piece in _parts(shapely.difference(a.metric[s], _union(a.metric[communities])), tol.gap_m2):
             out.append(Finding(
                 "no_community", f"{piece.area / 1e6:,.3f} km² of {a.rows[s]['name']} ({code}) belong to no community",
                 (code,), _wgs84(projection, piece), {"area_m2": round(piece.area, 1)},
             ))  # fmt: skip
     return out
+
+
+def _below(a: _Layer, level: str, prefix_length: int) -> dict[str, list[int]]:
+    """Areas of ``level`` (comprehensive layer) grouped by the first ``prefix_length`` digits of their
+    codes, i.e. by the ancestor holding them: one pass instead of a scan per container (a megacity
+    has thousands of communities)."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(a.rows):
+        if r["level"] == level and r["layer"] == DEFAULT_LAYER:
+            groups.setdefault(r["code"][:prefix_length], []).append(i)
+    return groups
 
 
 def _share_building(one: dict, other: dict, holders: dict[int, set[int]]) -> bool:
