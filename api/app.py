@@ -21,6 +21,7 @@ from api.routes import (
     auth,
     buildings,
     coverage,
+    drafts,
     health,
     incident_reports,
     incidents,
@@ -88,13 +89,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
     app.add_middleware(RequestId)
     routers = (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311)
-    for module in (*routers, partition, coverage, tiles, ogc, maps):
+    for module in (*routers, partition, drafts, coverage, tiles, ogc, maps):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(static_dir / "index.html")
+
+    @app.get("/planner/", include_in_schema=False)
+    def planner() -> FileResponse:
+        return FileResponse(static_dir / "planner" / "index.html")
 
     @app.get("/dispatch/", include_in_schema=False)
     def dispatch_console() -> FileResponse:

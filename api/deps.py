@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import psycopg
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from psycopg_pool import PoolTimeout
@@ -17,6 +17,7 @@ from gridmap.accounts import principal_for_token
 from gridmap.errors import DatabaseUnavailable, InvalidInput, Unauthenticated
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.routing import Policy
+from gridmap.partition import Band
 from gridmap.settings import Settings
 
 
@@ -147,3 +148,16 @@ def written(version: int, location: str | None = None, replayed: bool = False) -
     if replayed:
         headers["Idempotent-Replayed"] = "true"
     return headers
+
+
+def _band(
+    min: Annotated[int, Query(ge=1, le=10_000, description="Fewest households in a micro-grid.")] = 30,
+    max: Annotated[int, Query(ge=1, le=10_000, description="Most households in a micro-grid.")] = 50,
+) -> Band:
+    """The household band of the ``min`` and ``max`` query parameters."""
+    if min > max:
+        raise InvalidInput(f"min ({min}) must not exceed max ({max})", "min")
+    return Band(min, max)
+
+
+BandDep = Annotated[Band, Depends(_band)]

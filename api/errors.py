@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridmap.errors import (
+    ConfirmationRequired,
     DatabaseUnavailable,
     Forbidden,
     GridmapError,
@@ -26,6 +27,7 @@ from gridmap.incidents.open311 import error_document
 
 STATUS: dict[type[GridmapError], int] = {
     InvalidInput: 422,
+    ConfirmationRequired: 422,
     Unauthenticated: 401,
     Forbidden: 403,
     NotFound: 404,
@@ -82,6 +84,8 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: GridmapError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 500)
         extra = {"provided": exc.provided, "current": exc.current} if isinstance(exc, VersionConflict) else {}
+        if getattr(exc, "findings", None):
+            extra["findings"] = exc.findings
         body = error_body(exc.code, str(exc), getattr(exc, "field", None), **extra)
         return _respond(request, body, status, _headers(status))
 

@@ -168,6 +168,12 @@ def insert_version(conn: psycopg.Connection, params: dict) -> None:
         raise InvalidInput(exc.diag.message_primary or "the area breaks a database rule", "code") from None
 
 
+def move_people(conn: psycopg.Connection, old_ids: list[int], new_ids: list[int]) -> int:
+    """Give the people of areas retired in this transaction to the new area covering most of each;
+    return how many moved."""
+    return conn.execute(sql.load("move_people"), {"new": new_ids, "old": old_ids}).rowcount
+
+
 def create_area(
     conn: psycopg.Connection,
     who: Principal,

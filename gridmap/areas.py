@@ -150,3 +150,21 @@ def children(conn: psycopg.Connection, area_id: int, at=None, crs="wgs84", limit
     if known is None:  # 404 for an unknown parent, rather than an empty list
         raise _missing(f"area {area_id} has no version", at)
     return list_areas(conn, AreaFilter(parent=area_id), at, crs, limit, offset)
+
+
+def versions(conn: psycopg.Connection, area_id: int, crs: str = "wgs84") -> dict:
+    """Every version of an area, newest first, as a GeoJSON FeatureCollection in ``crs``: version, code,
+    name, kind, layer, valid_from, valid_to, who wrote it and how (``by``, ``action``, ``draft``), and
+    the area's ``path`` (its id and ancestors, for jurisdiction checks). NotFound for an area that never
+    existed."""
+    rows = conn.execute(sql.load("area_versions"), {"id": area_id}).fetchall()
+    if not rows:
+        raise NotFound(f"area {area_id} does not exist")
+    features = []
+    for version, code, name, kind, layer, valid_from, valid_to, wkb, actor, action, detail, _ in rows:
+        props = {"id": area_id, "version": version, "code": code, "name": name, "kind": kind, "layer": layer,
+                 "valid_from": valid_from.isoformat(),
+                 "valid_to": valid_to.isoformat() if valid_to else None}  # fmt: skip
+        props |= {"by": actor, "action": action, "draft": (detail or {}).get("draft")}
+        features.append(_feature(props, wkb, crs))
+    return {"type": "FeatureCollection", "path": rows[0][11], "features": features}

@@ -159,13 +159,35 @@ def check(
         prefix = scope
     area_rows = conn.execute(sql.load("coverage_areas"), {"prefix": prefix}).fetchall()
     building_rows = conn.execute(sql.load("coverage_buildings"), {"prefix": prefix}).fetchall()
-    names = ("id", "code", "name", "level", "layer", "kind", "parent_id", "wkb", "households", "has_party_cell",
+    names = ("id", "code", "name", "level", "layer", "kind", "parent_id", "geom", "households", "has_party_cell",
              "people", "in_scope")  # fmt: skip
     areas = [dict(zip(names, row, strict=True)) for row in area_rows]
-    buildings = [dict(zip(("id", "code", "name", "households", "wkb", "holders", "held"), r, strict=True))
+    buildings = [dict(zip(("id", "code", "name", "households", "geom", "holders", "held"), r, strict=True))
                  for r in building_rows]  # fmt: skip
-    area_wgs = shapely.from_wkb([a["wkb"] for a in areas]) if areas else np.array([])
-    building_wgs = shapely.from_wkb([b["wkb"] for b in buildings]) if buildings else np.array([])
+    for rows in (areas, buildings):
+        for row, geom in zip(rows, shapely.from_wkb([r["geom"] for r in rows]), strict=True):
+            row["geom"] = geom
+    for a in areas:
+        # The land to cover: each community of the scope, or the grid itself when a grid is checked.
+        a["container"] = a["in_scope"] and (a["level"] == "community" or (a["code"] == prefix and a["level"] == "grid"))
+    return evaluate(scope, areas, buildings, band, tolerances)
+
+
+def evaluate(
+    scope: str | None,
+    areas: list[dict],
+    buildings: list[dict],
+    band: Band = Band(),
+    tolerances: Tolerances = Tolerances(),
+) -> CoverageReport:
+    """Check areas and buildings already loaded (the database's, or a planner's draft of them).
+
+    ``areas`` rows hold id, code, name, level, layer, kind, parent_id, geom (WGS-84), households,
+    has_party_cell, people, in_scope (findings are made for these; the others are neighbours and
+    ancestors) and container (land micro-grids must cover). ``buildings`` rows hold id, code, name,
+    households, geom, holders (ids of the micro-grids holding it) and held (households counted)."""
+    area_wgs = np.array([a["geom"] for a in areas], dtype=object)
+    building_wgs = np.array([b["geom"] for b in buildings], dtype=object)
     if not len(area_wgs):
         return CoverageReport(scope, band, tolerances, {}, [])
     projection = Projection(shapely.box(*shapely.total_bounds(area_wgs)))
@@ -178,7 +200,7 @@ def check(
             holders.setdefault(m, set()).add(row["id"])
 
     findings: list[Finding] = []
-    findings += _gaps(a, prefix, tolerances, projection)
+    findings += _gaps(a, tolerances, projection)
     findings += _overlaps(a, holders, tolerances, projection)
     findings += _outside_parent(a, tolerances, projection)
     findings += _buildings(a, b, tolerances)
@@ -225,10 +247,8 @@ def _parts(geom: shapely.Geometry, min_m2: float) -> list[shapely.Geometry]:
     return sorted(polygons, key=lambda p: -p.area)
 
 
-def _gaps(a: _Layer, prefix: str, tol: Tolerances, projection: Projection) -> list[Finding]:
-    # The land to cover: each community of the scope, or the grid itself when a grid is checked.
-    containers = a.where(lambda r: r["in_scope"] and (r["level"] == "community" or r["code"] == prefix and
-                                                      r["level"] == "grid"))  # fmt: skip
+def _gaps(a: _Layer, tol: Tolerances, projection: Projection) -> list[Finding]:
+    containers = a.where(lambda r: r["container"])
     grids = a.where(lambda r: r["level"] == "grid" and r["layer"] == DEFAULT_LAYER)
     grid_tree = shapely.STRtree(a.metric[grids]) if grids else None
     groups = {n: _below(a, "microgrid", n) for n in {len(a.rows[c]["code"]) for c in containers}}

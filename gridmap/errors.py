@@ -60,6 +60,26 @@ class VersionConflict(GridmapError):
         self.current = current
 
 
+class DraftRefused(InvalidInput):
+    """A draft whose changes would break coverage; ``findings`` lists each problem."""
+
+    code = "draft_refused"
+
+    def __init__(self, message: str, findings: list[str]):
+        super().__init__(message, "draft")
+        self.findings = findings
+
+
+class ConfirmationRequired(GridmapError):
+    """The action is allowed but has a consequence the caller must accept first (``findings`` says which)."""
+
+    code = "confirmation_required"
+
+    def __init__(self, message: str, findings: list[str]):
+        super().__init__(message)
+        self.findings = findings
+
+
 class StateConflict(GridmapError):
     """The action does not apply to the object in its present state (a workflow transition not allowed)."""
 

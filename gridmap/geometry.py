@@ -26,6 +26,16 @@ def polygon_problem(geom: BaseGeometry | None) -> str | None:
         return f"expected a Polygon or MultiPolygon, got {geom.geom_type}"
     if shapely.has_z(geom):
         return "3D coordinates (Z) are not accepted; give lon/lat only"
+    problem = _coordinate_problem(geom)
+    if problem:
+        return problem
+    if not geom.is_valid:
+        return f"invalid geometry: {shapely.is_valid_reason(geom)}"
+    return None
+
+
+def _coordinate_problem(geom: BaseGeometry) -> str | None:
+    """Why the coordinates of ``geom`` are not WGS-84 longitudes and latitudes, or None."""
     xy = shapely.get_coordinates(geom)
     if not np.isfinite(xy).all():
         return "NaN or infinite coordinate"
@@ -35,8 +45,6 @@ def polygon_problem(geom: BaseGeometry | None) -> str | None:
         if (np.abs(lat) > 90).any() and (np.abs(lon) <= 90).all() and (np.abs(lat) <= 180).all():
             hint = " (longitude and latitude look swapped)"
         return f"coordinate out of range: lon must be in [-180, 180], lat in [-90, 90]{hint}"
-    if not geom.is_valid:
-        return f"invalid geometry: {shapely.is_valid_reason(geom)}"
     return None
 
 
@@ -69,6 +77,32 @@ def polygon_from_geojson(geometry: dict, crs: str, max_vertices: int, field: str
     if problem:
         raise InvalidInput(f"{field} after conversion from {crs}: {problem}", field)
     return as_multipolygon(geom)
+
+
+def line_from_geojson(geometry: dict, crs: str, max_vertices: int, field: str = "line") -> shapely.LineString:
+    """A checked WGS-84 LineString from a GeoJSON LineString given in ``crs`` (finite, in range, at least
+    two distinct positions, at most ``max_vertices``), or InvalidInput naming the defect."""
+    positions = geometry.get("coordinates")
+    if geometry.get("type") != "LineString" or not isinstance(positions, list):
+        raise InvalidInput(f"{field} must be a GeoJSON LineString", field)
+    if not 2 <= len(positions) <= max_vertices:
+        raise InvalidInput(f"{field} needs 2 to {max_vertices} positions; got {len(positions)}", field)
+    try:
+        xy = np.array(positions, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{field}: every position must be [lon, lat] numbers", field) from None
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise InvalidInput(f"{field}: every position must be [lon, lat] (no Z)", field)
+    line = shapely.LineString(xy)
+    problem = _coordinate_problem(line)
+    if problem is None:
+        line = geometry_to_wgs84(line, crs)
+        problem = _coordinate_problem(line)
+    if problem:
+        raise InvalidInput(f"{field}: {problem}", field)
+    if line.length == 0:
+        raise InvalidInput(f"{field} has no length: give two distinct positions", field)
+    return line
 
 
 def _check_rings(geometry: dict, max_vertices: int, field: str) -> None:

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from gridmap import audit, sql
 from gridmap.access import Principal, check_jurisdiction, require
-from gridmap.area_edit import insert_version, last_sequence
+from gridmap.area_edit import insert_version, last_sequence, move_people
 from gridmap.areas import resolve_area
 from gridmap.codes import child_code
 from gridmap.coords import geometry_from_wgs84
@@ -325,14 +325,7 @@ def _apply_grid(conn: psycopg.Connection, plan: dict) -> dict:
             " households) VALUES (%s, %s, %s, %s, %s, %s, %s)",
             [(new_ids[mg["code"]], *member) for mg in plan["microgrids"] for member in mg["members"]],
         )
-    moved = conn.execute(
-        "WITH best AS (SELECT DISTINCT ON (o.id) o.id AS old_id, n.id AS new_id"
-        " FROM area o JOIN area n ON n.id = ANY(%(new)s) AND n.valid_to IS NULL AND ST_Intersects(o.geom, n.geom)"
-        " WHERE o.id = ANY(%(old)s) AND o.valid_to = now()"
-        " ORDER BY o.id, ST_Area(ST_Intersection(o.geom, n.geom)) DESC, n.code)"
-        " UPDATE person p SET area_id = best.new_id FROM best WHERE p.area_id = best.old_id",
-        {"new": list(new_ids.values()), "old": old_ids},
-    ).rowcount
+    moved = move_people(conn, old_ids, list(new_ids.values()))
     created = _party_cells(conn, plan, new_ids, old_cells)
     return {
         "retired": [r[1] for r in old],

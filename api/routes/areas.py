@@ -23,8 +23,18 @@ from api.deps import (
 )
 from api.schemas.areas import AreaCreate, AreaUpdate
 from api.schemas.common import given_fields
+from gridmap.access import in_jurisdiction
 from gridmap.area_edit import AreaFields, create_area, retire_area, update_area
-from gridmap.areas import AreaFilter, area_id_by_code, children, get_area, list_areas, parse_bbox, resolve_area
+from gridmap.areas import (
+    AreaFilter,
+    area_id_by_code,
+    children,
+    get_area,
+    list_areas,
+    parse_bbox,
+    resolve_area,
+    versions,
+)
 from gridmap.idempotency import fingerprint, run_once
 from gridmap.points import check_crs, parse_at
 from gridmap.settings import Settings
@@ -88,6 +98,19 @@ def area(conn: Conn, settings: SettingsDep, area_id: AreaId, crs: Crs = "wgs84",
     holds its version, to send back as `If-Match` with an edit."""
     feature = get_area(conn, area_id, parse_at(at, settings.timezone), check_crs(crs))
     return JSONResponse(feature, media_type=GEOJSON, headers=etag(feature["properties"]["version"]))
+
+
+@router.get("/areas/{area_id}/versions", summary="Every version of an area (GeoJSON, newest first)")
+def area_versions(conn: Conn, who: Who, area_id: AreaId, crs: Crs = "wgs84") -> JSONResponse:
+    """The history of an area: each version's outline, names and validity. Who wrote each version
+    (`by`, `action`, `draft`) is shown to planners inside their jurisdiction and to auditors."""
+    history = versions(conn, area_id, check_crs(crs))
+    path = history.pop("path")
+    if not (who.can("audit.read") or (who.can("area.write") and in_jurisdiction(who, path))):
+        for feature in history["features"]:
+            for key in ("by", "action", "draft"):
+                feature["properties"].pop(key)
+    return JSONResponse(history, media_type=GEOJSON)
 
 
 @router.get("/areas/{area_id}/children", summary="The areas one level below (GeoJSON, paged)")

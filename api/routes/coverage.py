@@ -7,10 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import Conn, reject_unknown_query, require_reader
+from api.deps import BandDep, Conn, reject_unknown_query, require_reader
 from gridmap.coverage import Tolerances, check, to_geojson
-from gridmap.errors import InvalidInput
-from gridmap.partition import Band
 from gridmap.points import check_crs
 
 router = APIRouter(
@@ -21,10 +19,9 @@ router = APIRouter(
 @router.get("/coverage", summary="Coverage findings (gaps, overlaps, unassigned buildings …) of an area")
 def coverage(
     conn: Conn,
+    band: BandDep,
     area: Annotated[str | None, Query(description="Code of a subdistrict, community or grid; none: the city.")] = None,
     crs: Annotated[str, Query(description="CRS of the output coordinates: wgs84, gcj02 or bd09.")] = "wgs84",
-    min: Annotated[int, Query(ge=1, le=10_000, description="Fewest households in a micro-grid.")] = 30,
-    max: Annotated[int, Query(ge=1, le=10_000, description="Most households in a micro-grid.")] = 50,
     gap_m2: Annotated[float, Query(ge=0, le=1e6, description="Report gaps and overlaps above this (m²).")] = 1.0,
 ) -> JSONResponse:
     """A FeatureCollection with one Feature per finding: `problem` (gap, overlap, outside_parent,
@@ -33,7 +30,5 @@ def coverage(
     `message`, `codes` and figures (`area_m2`, `households`). `summary` counts each problem;
     `summary.ok` is true when there is no error."""
     crs = check_crs(crs)
-    if min > max:
-        raise InvalidInput(f"min ({min}) must not exceed max ({max})", "min")
-    report = check(conn, area or None, Band(min, max), Tolerances(gap_m2=gap_m2, overlap_m2=gap_m2))
+    report = check(conn, area or None, band, Tolerances(gap_m2=gap_m2, overlap_m2=gap_m2))
     return JSONResponse(to_geojson(report, crs), media_type="application/geo+json")

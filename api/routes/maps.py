@@ -8,11 +8,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
-from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
+from api.deps import BandDep, Conn, SettingsDep, Who, reject_unknown_query, require_reader
 from gridmap.access import require
-from gridmap.errors import InvalidInput
 from gridmap.maps.render import KINDS, MapOptions, render
-from gridmap.partition import Band
 from gridmap.points import parse_at
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)])
@@ -34,13 +32,12 @@ def map_page(
     conn: Conn,
     who: Who,
     settings: SettingsDep,
+    band: BandDep,
     kind: Annotated[str, Path(description=f"One of: {', '.join(KINDS)}.")],
     area: Annotated[str, Query(description="Code of a subdistrict, community or grid.")],
     since: Annotated[str | None, Query(description="Incidents received from this date/time.")] = None,
     until: Annotated[str | None, Query(description="…and before this one.")] = None,
     category: Annotated[str | None, Query(max_length=40, description="Incidents of one category.")] = None,
-    min: Annotated[int, Query(ge=1, le=10_000, description="Fewest households in a micro-grid.")] = 30,
-    max: Annotated[int, Query(ge=1, le=10_000, description="Most households in a micro-grid.")] = 50,
 ) -> HTMLResponse:
     """**density**: micro-grids by households (band colours) or households per km² (quintiles), switchable.
     **incidents**: incidents per micro-grid (count, per 100 households, overdue) and a heat layer, filtered by
@@ -50,11 +47,9 @@ def map_page(
     server; `X-Map-Features` and `X-Map-Bytes` report the size."""
     if kind == "incidents":
         require(who, "incident.read")
-    if min > max:
-        raise InvalidInput(f"min ({min}) must not exceed max ({max})", "min")
     options = MapOptions(
         since=parse_at(since, settings.timezone, "since"), until=parse_at(until, settings.timezone, "until"),
-        category=category, band=Band(min, max), assets="link", tiles_url=settings.map_tiles_url,
+        category=category, band=band, assets="link", tiles_url=settings.map_tiles_url,
         tiles_attribution=settings.map_tiles_attribution, tiles_crs=settings.map_tiles_crs,
         max_features=settings.map_max_features, incidents=who.can("incident.read"),
     )  # fmt: skip
