@@ -52,9 +52,12 @@ fixtures: setup
 # Refresh vendored front-end assets from the npm registry.
 vendor:
 	rm -rf /tmp/gridmap-vendor && mkdir -p /tmp/gridmap-vendor
-	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0 leaflet@1.9.4 leaflet.heat@0.2.0
+	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0 leaflet@1.9.4 leaflet.heat@0.2.0 @geoman-io/leaflet-geoman-free@2.20.2
 	cp /tmp/gridmap-vendor/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} static/vendor/swagger-ui/
 	mkdir -p static/vendor/leaflet
 	cp -r /tmp/gridmap-vendor/node_modules/leaflet/dist/{leaflet.js,leaflet.css,images} /tmp/gridmap-vendor/node_modules/leaflet/LICENSE static/vendor/leaflet/
 	mkdir -p static/vendor/leaflet.heat
 	cp /tmp/gridmap-vendor/node_modules/leaflet.heat/{dist/leaflet-heat.js,LICENSE} static/vendor/leaflet.heat/
+	mkdir -p static/vendor/leaflet-geoman
+	cp /tmp/gridmap-vendor/node_modules/@geoman-io/leaflet-geoman-free/{dist/leaflet-geoman.min.js,dist/leaflet-geoman.css,LICENSE} static/vendor/leaflet-geoman/
+	sed -i '/^\/\/# sourceMappingURL=/d' static/vendor/leaflet-geoman/leaflet-geoman.min.js  # the map is not vendored

@@ -171,3 +171,16 @@ def access_api(server_url: str, demo_template: str) -> Iterator[tuple]:
         tokens = make_principals(url, own.community, settings)
         with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=30) as client:
             yield client, url, tokens, own, foreign
+
+
+@pytest.fixture(scope="module")
+def planner_api(server_url: str, demo_template: str) -> Iterator[tuple]:
+    """A demo-city copy with planners ana and bo (one community) and cy (another), served by the app:
+    (base url, database url, planner_setup.Target). Each module gets its own copy to write to."""
+    from tests.planner_setup import add_planners, find
+
+    for url in _copy(server_url, demo_template):
+        target = find(url)
+        add_planners(url, target)
+        with LiveServer(Settings(database_url=url, rate_limit_anonymous=0)) as server:
+            yield server.url, url, target

@@ -137,10 +137,11 @@ class Editor:
         """Split micro-grid ``key`` along ``line`` (which must cross it); the largest part keeps its code,
         the others become new micro-grids; buildings go with the land they stand on."""
         p = self.piece(key, "microgrid")
-        parts = []
+        parts, uncut = [], []
         for polygon in p.geom.geoms:
-            parts += list(shapely.ops.split(polygon, line).geoms)
-        if len(parts) < 2:
+            pieces = list(shapely.ops.split(polygon, line).geoms)
+            (parts if len(pieces) > 1 else uncut).extend(pieces)
+        if not parts:
             raise InvalidInput(
                 f"the line does not cut {p.code} in two: draw it across, from outside to outside", "line"
             )
@@ -149,7 +150,8 @@ class Editor:
             raise InvalidInput(f"the line cuts a sliver of {min(sizes):.2f} m² off {p.code}; draw it again", "line")
         order = sorted(range(len(parts)), key=lambda i: -sizes[i])
         grid = self._grid_of(p)
-        p.geom = as_multipolygon(parts[order[0]])
+        # The largest piece keeps the code, with any separate polygon of the micro-grid the line missed.
+        p.geom = as_multipolygon(_polygons(shapely.union_all([parts[order[0]], *uncut])))
         self.touch(p)
         new = [self._new_microgrid(grid, parts[i], [], p.party_cell) for i in order[1:]]
         self._follow_land([p, *new])
@@ -291,11 +293,11 @@ class Editor:
     def propose(self, grid_key: str, params: ProposeParams) -> str:
         """Replace the micro-grids of a grid by the partitioner's proposal (new codes; the grid's party
         cells are reused in code order)."""
+        if not 1 <= params.min <= params.max <= 10_000:
+            raise InvalidInput(f"need 1 ≤ min ≤ max ≤ 10000; got {params.min}, {params.max}", "min")
         grid = self.piece(grid_key, "grid")
         if grid.layer != DEFAULT_LAYER or grid.id is None:
             raise InvalidInput(f"{grid.code} is not a stored comprehensive grid: only those hold micro-grids", "key")
-        if not 1 <= params.min <= params.max <= 10_000:
-            raise InvalidInput(f"need 1 ≤ min ≤ max ≤ 10000; got {params.min}, {params.max}", "min")
         inside = shapely.covers(grid.geom, [shapely.point_on_surface(b.geom) for b in self.world.buildings.values()])
         buildings = [
             Building(b.id, b.households, b.geom, b.units or 1, b.floors, b.name or b.code)
