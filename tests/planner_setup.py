@@ -27,7 +27,8 @@ WITH clean AS (
 SELECT c.id, c.code, d.id, d.code, ST_AsBinary(c.geom)
 FROM clean c JOIN whole w ON w.microgrid_id = c.id
 JOIN clean d ON d.parent_id = c.parent_id AND d.id <> c.id AND ST_Intersects(d.geom, c.geom)
-WHERE w.n >= 3 AND ST_NumGeometries(c.geom) = 1 AND NOT EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = c.id AND m.unit_from IS NOT NULL)
+WHERE w.n >= 3 AND ST_NumGeometries(c.geom) = 1
+  AND NOT EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = c.id AND m.unit_from IS NOT NULL)
 ORDER BY ST_Area(c.geom) DESC, c.code, d.code
 LIMIT 1
 """

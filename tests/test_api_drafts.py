@@ -128,7 +128,9 @@ def test_a_gap_needs_confirmation_and_an_overlap_is_refused(env):
     # Cut a corner of land away from every building: a gap the checks report, warned at save.
     corner = max(shapely.points(shapely.get_coordinates(geom)), key=lambda p: p.distance(held))
     smaller = geom.difference(corner.buffer(0.00004))
-    shrunk = _edit(ana, draft, {"op": "reshape", "key": str(target.a_id), "geometry": shapely.geometry.mapping(smaller)})
+    shrunk = _edit(
+        ana, draft, {"op": "reshape", "key": str(target.a_id), "geometry": shapely.geometry.mapping(smaller)}
+    )
     gaps = [f for f in _findings(ana, shrunk) if f["problem"] == "gap"]
     assert len(gaps) == 1 and gaps[0]["confirm"] and not gaps[0]["blocking"] and target.a_code[:15] in gaps[0]["codes"]
     r = ana.post(f"/api/v1/drafts/{draft['id']}/save", json={}, headers={"If-Match": str(shrunk["revision"])})
@@ -149,7 +151,9 @@ def test_a_gap_needs_confirmation_and_an_overlap_is_refused(env):
     assert any("both cover" in f for f in r.json()["error"]["findings"])
     assert table_digest(url) == digest
     # With the neighbour giving way there is no overlap: B lost exactly what A took.
-    gave = _edit(ana, overlapping, {"op": "reshape", "key": str(target.a_id), "geometry": shapely.geometry.mapping(grown)})
+    gave = _edit(
+        ana, overlapping, {"op": "reshape", "key": str(target.a_id), "geometry": shapely.geometry.mapping(grown)}
+    )
     assert not [f for f in _findings(ana, gave) if f["problem"] == "overlap"]
     b_after = _shape(_mgs(gave)[target.b_code])
     assert abs(b_after.area - (_shape(b).area - bite.area)) < 1e-3 * _shape(b).area
@@ -187,7 +191,9 @@ def test_save_writes_versions_and_a_stale_draft_gets_409(env):
     # Ana's draft was made before bo saved: 409 naming bo, and nothing written.
     digest = table_digest(url)
     r = ana.post(f"/api/v1/drafts/{stale['id']}/save", headers={"If-Match": str(stale["revision"])})
-    assert r.status_code == 409 and "bo" in r.json()["error"]["message"] and target.a_code in r.json()["error"]["message"]
+    assert (
+        r.status_code == 409 and "bo" in r.json()["error"]["message"] and target.a_code in r.json()["error"]["message"]
+    )
     assert table_digest(url) == digest
     # A saved draft takes no more edits; a second save of it is a 409 too.
     r = bo.post(f"/api/v1/drafts/{doc['id']}/save", headers={"If-Match": str(doc["revision"] + 1)})
@@ -245,9 +251,17 @@ BAD_EDITS = [
     ({"op": "merge", "keys": ["1", "2"], "extra": 1}, 422),
     ({"op": "move", "buildings": [], "to": "1"}, 422),
     ({"op": "reshape", "key": "x1", "geometry": {"type": "Polygon", "coordinates": []}}, 422),
-    ({"op": "reshape", "key": "1", "geometry": {"type": "Polygon", "coordinates": [[[114, 22], [114.1, 22.1],
-                                                                                   [114, 22.1], [114.1, 22], [114, 22]]]}},
-     422),
+    (
+        {
+            "op": "reshape",
+            "key": "1",
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [[[114, 22], [114.1, 22.1], [114, 22.1], [114.1, 22], [114, 22]]],
+            },
+        },
+        422,
+    ),
     ({"op": "explode", "key": "1"}, 422),
     ({"op": "propose", "grid": "1", "min": 60, "max": 50}, 422),
 ]
