@@ -31,6 +31,8 @@ TOUCH_DEG = 1e-6
 # A building follows the land when less than this share of its footprint stays with its holder.
 FOLLOW_SHARE = 0.5
 MAX_MOVE = 500
+# Drawn vertices this close (degrees, ≈5 cm) to an existing outline are put on it.
+SNAP_DEG = 5e-7
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,19 @@ class Editor:
                 self.world.pieces[best].members += rows
                 self.touch(holder)
                 self.touch(self.world.pieces[best])
+
+    def _snapped(self, geom: shapely.MultiPolygon, piece: Piece | None = None) -> shapely.MultiPolygon:
+        """``geom`` with vertices within SNAP_DEG of the area's old outline or its neighbours' moved onto
+        them: a browser sends rounded coordinates, and an edge off by a centimetre is a sliver of gap."""
+        near = [q.geom for q in self.world.live() if q.level in ("grid", "microgrid") and
+                shapely.intersects(q.geom, shapely.buffer(geom, SNAP_DEG))]  # fmt: skip
+        if piece is not None:
+            near.append(piece.geom)
+        if not near:
+            return geom
+        snapped = shapely.snap(geom, shapely.union_all([shapely.boundary(g) for g in near]), SNAP_DEG)
+        snapped = _polygons(shapely.make_valid(snapped))
+        return as_multipolygon(snapped) if not snapped.is_empty else geom
 
     # -- edits -----------------------------------------------------------------------------------------
 
@@ -253,6 +268,7 @@ class Editor:
         lose what the new outline takes (no overlap); land it lets go stays unassigned (a gap the checks
         report). Buildings follow their land between the pieces involved."""
         p = self.piece(key)
+        geom = self._snapped(geom, p)
         involved = [p]
         if give_way and p.level == "microgrid":
             for s in self.world.live():
@@ -284,6 +300,7 @@ class Editor:
                 "layer",
             )
         scope = self.world.scope
+        geom = self._snapped(geom)
         code = self._next_code(scope["id"], scope["code"], "grid")
         piece = Piece(self.new_key(), None, None, "grid", code, scope["id"], name, "specialised", layer, geom)
         self.world.pieces[piece.key] = piece

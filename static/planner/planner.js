@@ -205,7 +205,7 @@ function microgridClicked(p, event, fromList = false) {
   renderList();
   if (fromList) {
     const layer = layers.microgrids.getLayers().find((l) => l.feature.properties.key === p.key);
-    if (layer) map.fitBounds(layer.getBounds(), { maxZoom: 18 });
+    if (layer) map.fitBounds(layer.getBounds(), { maxZoom: 18, padding: [60, 60] });
   }
   if (state.selected.length === 1) loadHistory(p);
 }
