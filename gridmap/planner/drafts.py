@@ -398,7 +398,14 @@ def save(
                 + ". Save anyway with confirm, or fix it first",
                 [f.message for f in gaps],
             )
-        done = _write(conn, who, world, pieces, draft_id, request_id)
+        try:
+            done = _write(conn, who, world, pieces, draft_id, request_id)
+        except psycopg.errors.ExclusionViolation:  # a building given to another micro-grid meanwhile
+            raise VersionConflict(
+                "a building of this draft was given to another micro-grid after the draft was made; reload it",
+                row["revision"],
+                None,
+            ) from None
         conn.execute(
             "UPDATE plan_draft SET saved_by = %s, saved_at = now(), revision = revision + 1 WHERE id = %s",
             (who.name, draft_id),

@@ -8,7 +8,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import psycopg
 import shapely
 
@@ -197,7 +196,3 @@ def people_of(world: World, piece: Piece) -> list[dict]:
     cell = world.party_cells.get(piece.party_cell) if piece.party_cell is not None else None
     return piece.people + (cell["people"] if cell else [])
 
-
-def microgrid_areas(world: World) -> np.ndarray:
-    """Live comprehensive micro-grid geometries (an array, for spatial queries)."""
-    return np.array([p.geom for p in world.live() if p.comprehensive_microgrid], dtype=object)
