@@ -21,8 +21,9 @@ from api.schemas.drafts import (
     SplitEdit,
 )
 from gridmap.geometry import line_from_geojson, polygon_from_geojson
+from gridmap.partition_drafts import Params
 from gridmap.planner import drafts
-from gridmap.planner.edits import Editor, ProposeParams
+from gridmap.planner.edits import Editor
 from gridmap.points import check_crs
 from gridmap.settings import Settings
 
@@ -73,7 +74,7 @@ def _change(body, crs: str, settings: Settings):
     if isinstance(body, MoveEdit):
         return lambda e: Editor.move(e, body.buildings, body.to)
     if isinstance(body, ProposeEdit):
-        params = ProposeParams(body.min, body.max, body.seed, body.tries, body.cell_size)
+        params = Params(body.min, body.max, body.seed, body.tries, body.cell_size)
         return lambda e: Editor.propose(e, body.grid, params)
     geom = polygon_from_geojson(body.geometry.model_dump(), crs, settings.max_vertices)
     if isinstance(body, ReshapeEdit):

@@ -9,7 +9,6 @@ partitioner draws them) from the micro-grid it leaves."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import shapely
 import shapely.ops
@@ -19,7 +18,8 @@ from gridmap.errors import InvalidInput, NotFound
 from gridmap.geometry import as_multipolygon
 from gridmap.io import fields
 from gridmap.levels import DEFAULT_LAYER, LAYER_PATTERN
-from gridmap.partition import Band, Building, propose_grid
+from gridmap.partition import Building, propose_grid
+from gridmap.partition_drafts import Params
 from gridmap.planner.world import Piece, World
 from gridmap.territory import Projection, share_land
 
@@ -33,17 +33,6 @@ FOLLOW_SHARE = 0.5
 MAX_MOVE = 500
 # Drawn vertices this close (degrees, ≈5 cm) to an existing outline are put on it.
 SNAP_DEG = 5e-7
-
-
-@dataclass(frozen=True)
-class ProposeParams:
-    """What the partitioner is asked for (see ``gridmap.partition.propose_grid``)."""
-
-    min: int = 30
-    max: int = 50
-    seed: int = 0
-    tries: int = 8
-    cell_size: int = 2
 
 
 def _polygons(geom: shapely.Geometry) -> shapely.MultiPolygon:
@@ -307,11 +296,10 @@ class Editor:
         self.touch(piece)
         return f"drew specialised grid {code} ({layer})"
 
-    def propose(self, grid_key: str, params: ProposeParams) -> str:
+    def propose(self, grid_key: str, params: Params) -> str:
         """Replace the micro-grids of a grid by the partitioner's proposal (new codes; the grid's party
         cells are reused in code order)."""
-        if not 1 <= params.min <= params.max <= 10_000:
-            raise InvalidInput(f"need 1 ≤ min ≤ max ≤ 10000; got {params.min}, {params.max}", "min")
+        band = params.band()  # InvalidInput for a bad band before anything else
         grid = self.piece(grid_key, "grid")
         if grid.layer != DEFAULT_LAYER or grid.id is None:
             raise InvalidInput(f"{grid.code} is not a stored comprehensive grid: only those hold micro-grids", "key")
@@ -321,9 +309,7 @@ class Editor:
             for b, ok in zip(self.world.buildings.values(), inside, strict=True)
             if ok
         ]
-        proposal = propose_grid(
-            grid.geom, buildings, Band(params.min, params.max), params.seed, params.tries, params.cell_size
-        )
+        proposal = propose_grid(grid.geom, buildings, band, params.seed, params.tries, params.cell_size)
         old = [p for p in self.world.live() if p.parent_id == grid.id and p.comprehensive_microgrid]
         cells = sorted({p.party_cell for p in old if p.party_cell is not None})
         cell_of = {seq: cells[i] for i, group in enumerate(proposal.party_cells) if i < len(cells) for seq in group}
