@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridmap.errors import (
-    ConfirmationRequired,
     DatabaseUnavailable,
     Forbidden,
     GridmapError,
@@ -27,7 +26,6 @@ from gridmap.incidents.open311 import error_document
 
 STATUS: dict[type[GridmapError], int] = {
     InvalidInput: 422,
-    ConfirmationRequired: 422,
     Unauthenticated: 401,
     Forbidden: 403,
     NotFound: 404,

@@ -113,6 +113,21 @@ def _geometry_problems(conn, wkb: bytes, area_id: int | None, parent_id: int | N
         )
 
 
+def area_in_jurisdiction(
+    conn: psycopg.Connection, who: Principal, area: str, field: str = "area"
+) -> tuple[int, str, str, tuple[int, ...]]:
+    """The current area ``area`` (id or code) as (id, code, level, path of ids up to the subdistrict);
+    NotFound when it has no current version or lies outside the caller's jurisdiction."""
+    area_id = resolve_area(conn, str(area), field=field)
+    row = conn.execute(
+        "SELECT code, level, area_path(id) FROM area WHERE id = %s AND valid_to IS NULL", (area_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"{field} {area} does not exist")
+    check_jurisdiction(who, row[2], f"{field} {area}")
+    return area_id, row[0], row[1], tuple(row[2])
+
+
 @dataclass(frozen=True)
 class _Parent:
     id: int | None = None
@@ -129,16 +144,10 @@ def _parent(conn: psycopg.Connection, who: Principal, parent: str | None, level:
         return _Parent()
     if parent is None:
         raise InvalidInput(f"parent is required: the {expected} this {level} belongs to (id or code)", "parent")
-    parent_id = resolve_area(conn, str(parent))
-    row = conn.execute(
-        "SELECT level, code, area_path(id) FROM area WHERE id = %s AND valid_to IS NULL", (parent_id,)
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"parent {parent} does not exist")
-    check_jurisdiction(who, row[2], f"parent {parent}")
-    if row[0] != expected:
-        raise InvalidInput(f"the parent of a {level} must be a {expected}; {parent} is a {row[0]}", "parent")
-    return _Parent(parent_id, row[1], tuple(row[2]))
+    parent_id, code, parent_level, path = area_in_jurisdiction(conn, who, parent, "parent")
+    if parent_level != expected:
+        raise InvalidInput(f"the parent of a {level} must be a {expected}; {parent} is a {parent_level}", "parent")
+    return _Parent(parent_id, code, path)
 
 
 def last_sequence(conn: psycopg.Connection, parent_id: int, level: str) -> int:

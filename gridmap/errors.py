@@ -70,14 +70,10 @@ class DraftRefused(InvalidInput):
         self.findings = findings
 
 
-class ConfirmationRequired(GridmapError):
-    """The action is allowed but has a consequence the caller must accept first (``findings`` says which)."""
+class ConfirmationRequired(DraftRefused):
+    """A draft that may be saved only once the caller accepts a consequence (``findings`` says which)."""
 
     code = "confirmation_required"
-
-    def __init__(self, message: str, findings: list[str]):
-        super().__init__(message)
-        self.findings = findings
 
 
 class StateConflict(GridmapError):

@@ -22,8 +22,7 @@ from psycopg.types.json import Jsonb
 
 from gridmap import audit, sql
 from gridmap.access import Principal, check_jurisdiction, require
-from gridmap.area_edit import insert_version, last_sequence, move_people
-from gridmap.areas import resolve_area
+from gridmap.area_edit import area_in_jurisdiction, insert_version, last_sequence, move_people
 from gridmap.codes import child_code
 from gridmap.coords import geometry_from_wgs84
 from gridmap.db.locks import lock_children, lock_for_edit
@@ -58,16 +57,10 @@ class Params:
 
 
 def _scope(conn: psycopg.Connection, who: Principal, area: str) -> tuple[int, str, list[int]]:
-    area_id = resolve_area(conn, area, field="area")
-    row = conn.execute(
-        "SELECT code, level, area_path(id) FROM area WHERE id = %s AND valid_to IS NULL", (area_id,)
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"area {area} does not exist")
-    check_jurisdiction(who, row[2], f"area {area}")
-    if row[1] == "microgrid":
+    area_id, code, level, path = area_in_jurisdiction(conn, who, area)
+    if level == "microgrid":
         raise InvalidInput("partition a grid, a community or a subdistrict, not a micro-grid", "area")
-    return area_id, row[0], row[2]
+    return area_id, code, list(path)
 
 
 def _grids(conn: psycopg.Connection, scope_id: int) -> tuple[list[dict], dict[int, list], str]:

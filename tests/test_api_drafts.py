@@ -232,8 +232,8 @@ def test_jurisdiction_and_roles(env):
     r = cy.post(f"/api/v1/drafts/{ana_draft['id']}/edits", headers={"If-Match": "0"},
                 json={"op": "merge", "keys": [str(target.a_id), str(target.b_id)]})  # fmt: skip
     assert r.status_code == 404
-    viewer_like = httpx.get(str(clients["ana"].base_url).rstrip("/") + f"/api/v1/drafts/{ana_draft['id']}")
-    assert viewer_like.status_code == 401
+    anonymous_read = httpx.get(str(clients["ana"].base_url).rstrip("/") + f"/api/v1/drafts/{ana_draft['id']}")
+    assert anonymous_read.status_code == 401
     anonymous = httpx.post(str(clients["ana"].base_url).rstrip("/") + "/api/v1/drafts", json={"area": target.community})
     assert anonymous.status_code == 401
     # Who wrote a version is for planners of the area (and auditors), not for other planners.

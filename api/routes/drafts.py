@@ -37,9 +37,8 @@ Crs = Annotated[str, Query(description="CRS of coordinates sent and returned: wg
 DraftId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Draft id.")]
 
 
-def _document(conn, who, draft_id: int, crs: str, band, status: int = 200, **extra) -> JSONResponse:
-    doc = drafts.document(conn, who, draft_id, check_crs(crs), band) | extra
-    headers = etag(doc["revision"]) | ({"Location": f"/api/v1/drafts/{draft_id}"} if status == 201 else {})
+def _answer(doc: dict, status: int = 200) -> JSONResponse:
+    headers = etag(doc["revision"]) | ({"Location": f"/api/v1/drafts/{doc['id']}"} if status == 201 else {})
     return JSONResponse(doc, status, headers=headers)
 
 
@@ -47,7 +46,7 @@ def _document(conn, who, draft_id: int, crs: str, band, status: int = 200, **ext
 def create(conn: Conn, who: Who, band: BandDep, body: DraftCreate, crs: Crs = "wgs84") -> JSONResponse:
     """An empty draft: nothing changes until it is saved. The answer is the draft (see GET)."""
     draft_id = drafts.open_draft(conn, who, body.area)
-    return _document(conn, who, draft_id, crs, band, 201)
+    return _answer(drafts.document(conn, who, draft_id, check_crs(crs), band), 201)
 
 
 @router.get("/drafts", summary="Drafts of a community not saved yet")
@@ -61,7 +60,7 @@ def read(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, crs: Crs = "wgs
     """The community with the draft's changes: `tallies` (micro-grids under, within and over the band),
     grids, micro-grids (households, `badge`, party cell, people, `changed`) and buildings (`holders`) as
     GeoJSON, the steps taken (`can_undo`, `can_redo`) and `revision` (also the ETag; send it as If-Match)."""
-    return _document(conn, who, draft_id, crs, band)
+    return _answer(drafts.document(conn, who, draft_id, check_crs(crs), band))
 
 
 def _change(body, crs: str, settings: Settings):
@@ -99,22 +98,19 @@ def apply_edit(
     takes); **draw** a specialised grid; **propose** a grid's micro-grids with the partitioner. Needs the
     draft's revision as If-Match (409 when another tab changed it). Answers the draft and `label`."""
     crs = check_crs(crs)
-    label = drafts.edit(conn, who, draft_id, if_match, _change(body, crs, settings))
-    return _document(conn, who, draft_id, crs, band, label=label)
+    return _answer(drafts.edit(conn, who, draft_id, if_match, _change(body, crs, settings), crs, band))
 
 
 @router.post("/drafts/{draft_id}/undo", summary="Undo the last edit of a draft")
 def undo(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, if_match: IfMatch, crs: Crs = "wgs84"):
     """Steps back one edit (redo brings it back until a new edit is made)."""
-    label = drafts.step(conn, who, draft_id, if_match, forward=False)
-    return _document(conn, who, draft_id, crs, band, label=label)
+    return _answer(drafts.step(conn, who, draft_id, if_match, False, check_crs(crs), band))
 
 
 @router.post("/drafts/{draft_id}/redo", summary="Redo an undone edit of a draft")
 def redo(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, if_match: IfMatch, crs: Crs = "wgs84"):
     """Applies the next undone edit again."""
-    label = drafts.step(conn, who, draft_id, if_match, forward=True)
-    return _document(conn, who, draft_id, crs, band, label=label)
+    return _answer(drafts.step(conn, who, draft_id, if_match, True, check_crs(crs), band))
 
 
 @router.get("/drafts/{draft_id}/findings", summary="Coverage findings of a draft's changes")

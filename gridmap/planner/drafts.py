@@ -20,8 +20,7 @@ from psycopg.types.json import Jsonb
 
 from gridmap import audit, coverage
 from gridmap.access import Principal, check_jurisdiction, require
-from gridmap.area_edit import insert_version, last_sequence, move_people
-from gridmap.areas import resolve_area
+from gridmap.area_edit import area_in_jurisdiction, insert_version, last_sequence, move_people
 from gridmap.concurrency import check_version
 from gridmap.coords import geometry_from_wgs84
 from gridmap.db.locks import lock_children, lock_for_edit
@@ -65,34 +64,26 @@ def _world(conn: psycopg.Connection, row: dict) -> World:
 def open_draft(conn: psycopg.Connection, who: Principal, area: str) -> int:
     """Open an empty draft of a community (code or id) inside the caller's jurisdiction; return its id."""
     require(who, "area.write")
-    area_id = resolve_area(conn, area, field="area")
-    row = conn.execute(
-        "SELECT code, level, area_path(id) FROM area WHERE id = %s AND valid_to IS NULL", (area_id,)
-    ).fetchone()
-    if row is None:
-        raise NotFound(f"area {area} does not exist")
-    check_jurisdiction(who, row[2], f"area {area}")
-    if row[1] != "community":
-        raise InvalidInput(f"a draft is made for a community; {row[0]} is a {row[1]}", "area")
+    area_id, code, level, path = area_in_jurisdiction(conn, who, area)
+    if level != "community":
+        raise InvalidInput(f"a draft is made for a community; {code} is a {level}", "area")
     with conn.transaction():
         return conn.execute(
             "INSERT INTO plan_draft (scope_id, scope_code, scope_path, created_by) VALUES (%s, %s, %s, %s)"
             " RETURNING id",
-            (area_id, row[0], row[2], who.name),
+            (area_id, code, list(path), who.name),
         ).fetchone()[0]
 
 
 def open_drafts(conn: psycopg.Connection, who: Principal, area: str) -> list[dict]:
     """Unsaved drafts of a community (code or id), newest first: id, who opened it, when, steps in force."""
     require(who, "area.write")
-    area_id = resolve_area(conn, area, field="area")
+    area_id = area_in_jurisdiction(conn, who, area)[0]
     rows = conn.execute(
-        "SELECT id, created_by, created_at, updated_at, position, scope_path FROM plan_draft"
+        "SELECT id, created_by, created_at, updated_at, position FROM plan_draft"
         " WHERE scope_id = %s AND saved_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 50",
         (area_id,),
     ).fetchall()
-    if rows:
-        check_jurisdiction(who, rows[0][5], f"area {area}")
     return [
         {"id": r[0], "created_by": r[1], "created_at": r[2].isoformat(), "updated_at": r[3].isoformat(), "steps": r[4]}
         for r in rows
@@ -115,7 +106,11 @@ def document(conn: psycopg.Connection, who: Principal, draft_id: int, crs: str =
     in ``crs``."""
     require(who, "area.write")
     row = _row(conn, who, draft_id)
-    world = _world(conn, row)
+    return _render(row, _world(conn, row), crs, band)
+
+
+def _render(row: dict, world: World, crs: str, band: Band) -> dict:
+    """The draft document of ``row`` whose world (its changes laid over the store) is ``world``."""
     live = world.live()
     code_of = {p.key: p.code for p in live}
     grids = {p.id: p for p in live if p.level == "grid" and p.id is not None}
@@ -209,10 +204,16 @@ def _writable(row: dict, if_match: int | None, draft_id: int) -> None:
 
 
 def edit(
-    conn: psycopg.Connection, who: Principal, draft_id: int, if_match: int | None, change: Callable[[Editor], str]
-) -> str:
+    conn: psycopg.Connection,
+    who: Principal,
+    draft_id: int,
+    if_match: int | None,
+    change: Callable[[Editor], str],
+    crs: str = "wgs84",
+    band: Band = Band(),
+) -> dict:
     """Apply one edit (``change`` calls an Editor method and returns its label) as the draft's next step;
-    steps undone before it are dropped. Returns the label."""
+    steps undone before it are dropped. Returns the draft document (see ``document``) with ``label``."""
     require(who, "area.write")
     with conn.transaction():
         row = _row(conn, who, draft_id, lock=True)
@@ -229,16 +230,35 @@ def edit(
                 pieces[key] = p.to_json()
         steps = row["steps"][: row["position"]] + [{"label": label, "pieces": pieces}]
         steps = steps[-MAX_STEPS:]
-        conn.execute(
-            "UPDATE plan_draft SET steps = %s, position = %s, revision = revision + 1, updated_at = now()"
-            " WHERE id = %s",
-            (Jsonb(steps), len(steps), draft_id),
+        row = _update(conn, draft_id, len(steps), steps)
+    world.changed = set(pieces)  # pieces made and dropped within the draft are not changes
+    return _render(row, world, crs, band) | {"label": label}
+
+
+def _update(conn: psycopg.Connection, draft_id: int, position: int, steps: list[dict] | None = None) -> dict:
+    """Move a draft to ``position`` (with new ``steps`` when given), count the revision; return the new row."""
+    return (
+        conn.cursor(row_factory=psycopg.rows.dict_row)
+        .execute(
+            "UPDATE plan_draft SET steps = coalesce(%s, steps), position = %s, revision = revision + 1,"
+            " updated_at = now() WHERE id = %s RETURNING *",
+            (Jsonb(steps) if steps is not None else None, position, draft_id),
         )
-    return label
+        .fetchone()
+    )
 
 
-def step(conn: psycopg.Connection, who: Principal, draft_id: int, if_match: int | None, forward: bool) -> str:
-    """Undo the last step (or redo the next undone one); return its label."""
+def step(
+    conn: psycopg.Connection,
+    who: Principal,
+    draft_id: int,
+    if_match: int | None,
+    forward: bool,
+    crs: str = "wgs84",
+    band: Band = Band(),
+) -> dict:
+    """Undo the last step (or redo the next undone one); return the draft document with the step's
+    ``label``."""
     require(who, "area.write")
     with conn.transaction():
         row = _row(conn, who, draft_id, lock=True)
@@ -246,11 +266,9 @@ def step(conn: psycopg.Connection, who: Principal, draft_id: int, if_match: int 
         position = row["position"] + (1 if forward else -1)
         if not 0 <= position <= len(row["steps"]):
             raise StateConflict(f"nothing to {'redo' if forward else 'undo'} in planner draft {draft_id}")
-        conn.execute(
-            "UPDATE plan_draft SET position = %s, revision = revision + 1, updated_at = now() WHERE id = %s",
-            (position, draft_id),
-        )
-        return row["steps"][max(position, row["position"]) - 1]["label"]
+        label = row["steps"][max(position, row["position"]) - 1]["label"]
+        row = _update(conn, draft_id, position)
+        return _render(row, _world(conn, row), crs, band) | {"label": label}
 
 
 def _ids(world: World) -> dict[str, int]:
@@ -375,8 +393,8 @@ def save(
                 row["revision"],
                 None,
             )
-        taken = [p.code for p in pieces if p.id is None and conn.execute(
-            "SELECT 1 FROM area WHERE code = %s", (p.code,)).fetchone()]  # fmt: skip
+        new_codes = [p.code for p in pieces if p.id is None]
+        taken = [c for (c,) in conn.execute("SELECT DISTINCT code FROM area WHERE code = ANY(%s)", (new_codes,))]
         if taken:
             raise VersionConflict(
                 f"code(s) {', '.join(taken[:5])} were given to areas saved by someone else after this draft was"

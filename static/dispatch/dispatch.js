@@ -2,17 +2,6 @@
 // Every piece of user text goes in with textContent, never as HTML.
 "use strict";
 
-const api = (path, options = {}) => {
-  const token = sessionStorage.getItem("gridmap.token");
-  const headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
-  if (token) headers.Authorization = "Bearer " + token;
-  return fetch(path, Object.assign({}, options, { headers })).then(async (r) => {
-    const body = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
-    if (!r.ok) throw new Error((body && body.error && body.error.message) || r.statusText);
-    return body;
-  });
-};
-
 const $ = (id) => document.getElementById(id);
 const el = (tag, text, cls) => {
   const node = document.createElement(tag);
@@ -148,12 +137,8 @@ async function drawCase(doc) {
 
 $("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
-  const form = new FormData(event.target);
   try {
-    const session = await api("/api/v1/auth/login", {
-      method: "POST", body: JSON.stringify({ username: form.get("name"), password: form.get("password") }),
-    });
-    sessionStorage.setItem("gridmap.token", session.token);
+    await logIn(event.target);
     await start();
   } catch (e) {
     showLogin(e.message);

@@ -11,25 +11,6 @@ const el = (tag, text, cls) => {
   return node;
 };
 
-class ApiError extends Error {
-  constructor(status, body) {
-    super((body && body.error && body.error.message) || String(status));
-    this.status = status;
-    this.code = body && body.error && body.error.code;
-    this.findings = (body && body.error && body.error.findings) || [];
-  }
-}
-
-async function api(path, options = {}) {
-  const token = sessionStorage.getItem("gridmap.token");
-  const headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
-  if (token) headers.Authorization = "Bearer " + token;
-  const r = await fetch(path, Object.assign({}, options, { headers }));
-  const body = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;
-  if (!r.ok) throw new ApiError(r.status, body);
-  return body;
-}
-
 const COLOURS = { within: "#2a9d8f", under: "#e9c46a", over: "#e76f51", empty: "#bbbbbb" };
 const FINDING_COLOURS = { error: "#d00000", warning: "#f77f00" };
 
@@ -500,12 +481,8 @@ async function start() {
 
 $("login-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const form = new FormData(e.target);
   try {
-    const session = await api("/api/v1/auth/login", {
-      method: "POST", body: JSON.stringify({ username: form.get("name"), password: form.get("password") }),
-    });
-    sessionStorage.setItem("gridmap.token", session.token);
+    await logIn(e.target);
     await start();
   } catch (err) {
     $("login-error").textContent = err.message;

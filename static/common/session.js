@@ -1,0 +1,32 @@
+// Shared by the staff pages (dispatch console, planner): API calls carrying the session token, and
+// logging in. A refused call throws ApiError with the status, the error code and any findings.
+"use strict";
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error && body.error.message) || String(status));
+    this.status = status;
+    this.code = body && body.error && body.error.code;
+    this.findings = (body && body.error && body.error.findings) || [];
+  }
+}
+
+async function api(path, options = {}) {
+  const token = sessionStorage.getItem("gridmap.token");
+  const headers = Object.assign({ "Content-Type": "application/json" }, options.headers || {});
+  if (token) headers.Authorization = "Bearer " + token;
+  const r = await fetch(path, Object.assign({}, options, { headers }));
+  const body = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;
+  if (!r.ok) throw new ApiError(r.status, body);
+  return body;
+}
+
+// Log in with a form holding `name` and `password`; the token is kept for this tab only.
+async function logIn(form) {
+  const data = new FormData(form);
+  const session = await api("/api/v1/auth/login", {
+    method: "POST", body: JSON.stringify({ username: data.get("name"), password: data.get("password") }),
+  });
+  sessionStorage.setItem("gridmap.token", session.token);
+  return session;
+}
