@@ -2,13 +2,6 @@
 // Every piece of user text goes in with textContent, never as HTML.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const el = (tag, text, cls) => {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
-};
 const STATE_ZH = {
   received: "待派遣", dispatched: "已派遣", in_progress: "处置中", replied: "已反馈", closed: "已结案",
   rated: "已评价", escalated: "已上报", rejected: "不予受理", reopened: "重新办理",

@@ -3,13 +3,6 @@
 // If-Match. User and database text always goes in with textContent, never as HTML.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const el = (tag, text, cls) => {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
-};
 
 const COLOURS = { within: "#2a9d8f", under: "#e9c46a", over: "#e76f51", empty: "#bbbbbb" };
 const FINDING_COLOURS = { error: "#d00000", warning: "#f77f00" };

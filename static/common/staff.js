@@ -1,6 +1,16 @@
-// Shared by the staff pages (dispatch console, planner): API calls carrying the session token, and
-// logging in. A refused call throws ApiError with the status, the error code and any findings.
+// Shared by the staff pages (dispatch console, planner): element helpers that only ever set text,
+// API calls carrying the session token, and logging in. A refused call throws ApiError with the
+// status, the error code and any findings.
 "use strict";
+
+const $ = (id) => document.getElementById(id);
+// A new element with ``text`` as its text (never parsed as HTML) and an optional class.
+const el = (tag, text, cls) => {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+};
 
 class ApiError extends Error {
   constructor(status, body) {
