@@ -1,14 +1,15 @@
 """Map and tile benchmark: render time and HTML size of each map kind for one community and the whole
-subdistrict of the demo city, and vector tile time at z12–z16 around the centre, each against the bare
-``ST_AsMVT`` query run over psycopg in the same run (a ratio, since these machines are shared and noisy).
+subdistrict, and vector tile time around the centre against the bare ``ST_AsMVT`` query run over
+psycopg in the same run (a ratio, since these machines are shared and noisy).
 
 Run: ``.venv/bin/python bench/maps.py`` (needs GRIDMAP_DATABASE_URL or the embedded cluster with the
-demo city). The megacity generator (bench/make_city.py) comes with the megacity benchmarks."""
+demo city). ``bench/megacity.py`` runs the same measurements on a generated megacity, over HTTP."""
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import psycopg
 
@@ -19,6 +20,7 @@ from gridmap.settings import Settings
 from gridmap.tiles import LAYERS, tile
 
 ROUNDS = 5
+Fetch = Callable[[str, int, int, int], bytes]
 
 
 def tiles_around(lon: float, lat: float, z: int, radius: int = 1) -> list[tuple[int, int, int]]:
@@ -29,13 +31,46 @@ def tiles_around(lon: float, lat: float, z: int, radius: int = 1) -> list[tuple[
     return [(z, x + dx, y + dy) for dx in range(-radius, radius + 1) for dy in range(-radius, radius + 1)]
 
 
-def _best(fn, rounds: int = ROUNDS) -> float:
+def best(fn, rounds: int = ROUNDS) -> float:
+    """The fastest of ``rounds`` calls, in seconds: the least disturbed by other work on the machine."""
     times = []
     for _ in range(rounds):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+def map_figures(conn: psycopg.Connection, kinds, areas) -> list[dict]:
+    """Render each map kind for each area code: shapes, MB and seconds."""
+    rows = []
+    for kind in kinds:
+        for area in areas:
+            page = render(conn, kind, area, MapOptions(assets="link"))
+            rows.append({"kind": kind, "area": area, "shapes": page.features, "mb": page.bytes / 1e6,
+                         "seconds": page.seconds})  # fmt: skip
+    return rows
+
+
+def tile_figures(conn: psycopg.Connection, lon: float, lat: float, zooms, fetch: Fetch, layers=("microgrids",)):
+    """For each zoom and layer, the 3×3 tiles around (lon, lat): best time of ``fetch`` (the project's
+    path) against the bare tile query over ``conn``, and the ratio."""
+    bare_sql = sql.load("tile_areas")
+    rows = []
+    for z in zooms:
+        for layer in layers:
+            level, first_zoom = LAYERS[layer]
+            if z < first_zoom:
+                continue
+            addresses = tiles_around(lon, lat, z)
+            size = sum(len(fetch(layer, *a)) for a in addresses)
+            ours = best(lambda addresses=addresses, layer=layer: [fetch(layer, *a) for a in addresses])
+            bare = best(lambda addresses=addresses, level=level, layer=layer: [
+                conn.execute(bare_sql, {"z": a[0], "x": a[1], "y": a[2], "level": level, "layer": "comprehensive",
+                                        "name": layer}).fetchone() for a in addresses])  # fmt: skip
+            rows.append({"zoom": z, "layer": layer, "tiles": len(addresses), "kb": size / 1024,
+                         "project_ms": ours * 1000, "bare_ms": bare * 1000, "ratio": ours / bare})  # fmt: skip
+    return rows
 
 
 def main() -> None:
@@ -46,26 +81,15 @@ def main() -> None:
         lon, lat = conn.execute("SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_Centroid(geom) c FROM area"
                                 " WHERE code = %s AND valid_to IS NULL) x", (community,)).fetchone()  # fmt: skip
         print("| map | area | shapes | MB | seconds |\n|---|---|---:|---:|---:|")
-        for kind in KINDS:
-            for area in (community, subdistrict):
-                page = render(conn, kind, area, MapOptions(assets="link"))
-                print(f"| {kind} | {area} | {page.features:,} | {page.bytes / 1e6:.2f} | {page.seconds:.2f} |")
+        for r in map_figures(conn, KINDS, (community, subdistrict)):
+            print(f"| {r['kind']} | {r['area']} | {r['shapes']:,} | {r['mb']:.2f} | {r['seconds']:.2f} |")
         print("\n| zoom | layer | tiles | KB (sum) | project ms | bare ST_AsMVT ms | ratio |")
         print("|---:|---|---:|---:|---:|---:|---:|")
-        bare_sql = sql.load("tile_areas")
-        for z in range(12, 17):
-            for layer, level in (("microgrids", "microgrid"), ("grids", "grid")):
-                if z < LAYERS[layer][1]:
-                    print(f"| {z} | {layer} | — | below the layer's first zoom ({LAYERS[layer][1]}): empty | | | |")
-                    continue
-                addresses = tiles_around(lon, lat, z)
-                size = sum(len(tile(conn, layer, *a)) for a in addresses)
-                ours = _best(lambda addresses=addresses, layer=layer: [tile(conn, layer, *a) for a in addresses])
-                bare = _best(lambda addresses=addresses, level=level, layer=layer: [
-                    conn.execute(bare_sql, {"z": a[0], "x": a[1], "y": a[2], "level": level, "layer": "comprehensive",
-                                            "name": layer}).fetchone() for a in addresses])  # fmt: skip
-                print(f"| {z} | {layer} | {len(addresses)} | {size / 1024:,.0f} | {ours * 1000:.1f} | "
-                      f"{bare * 1000:.1f} | {ours / bare:.2f} |")
+        rows = tile_figures(conn, lon, lat, range(12, 17), lambda layer, z, x, y: tile(conn, layer, z, x, y),
+                            layers=("microgrids", "grids"))  # fmt: skip
+        for r in rows:
+            print(f"| {r['zoom']} | {r['layer']} | {r['tiles']} | {r['kb']:,.0f} | {r['project_ms']:.1f} | "
+                  f"{r['bare_ms']:.1f} | {r['ratio']:.2f} |")
 
 
 if __name__ == "__main__":
