@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system lint clean-db vendor fixtures bench-lookup bench-maps
+.PHONY: run test setup system lint clean-db vendor fixtures bench bench-quick bench-tools bench-lookup bench-maps
 
 setup: system $(STAMP)
 
@@ -28,6 +28,18 @@ run: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# The megacity benchmark (bench/README.md): generates the city, loads it into a fresh embedded PostGIS
+# of its own and measures every path against a baseline from the same run. Not part of `make test`.
+bench: setup bench-tools
+	$(BIN)/python bench/megacity.py --scale 1
+
+bench-quick: setup bench-tools
+	$(BIN)/python bench/megacity.py --scale 0.05
+
+# wrk drives the single-lookup load (a Python client would be the bottleneck); from Debian when missing.
+bench-tools:
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get install -y -q wrk; else sudo apt-get install -y -q wrk; fi; } || echo "wrk unavailable: the single-lookup load falls back to a Python client"
 
 # Lookup throughput and batch speed as ratios against baselines measured in the same run (not a test).
 bench-lookup: setup

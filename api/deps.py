@@ -29,7 +29,7 @@ def _connection(request: Request) -> Iterator[psycopg.Connection]:
         raise DatabaseUnavailable("the database is not answering; retry shortly") from None
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -49,7 +49,7 @@ def _route_query_names(route: APIRoute) -> frozenset[str]:
     return names
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """Refuse query parameters the route does not declare: a typo (``lng=``) must not be ignored silently."""
     route = request.scope.get("route")
     if route is None:
@@ -63,15 +63,15 @@ def reject_unknown_query(request: Request) -> None:
         )
 
 
-def _calendar(request: Request) -> Calendar:
+async def _calendar(request: Request) -> Calendar:
     return request.app.state.calendar
 
 
-def _policy(request: Request) -> Policy:
+async def _policy(request: Request) -> Policy:
     return request.app.state.policy
 
 
-def _now() -> datetime:
+async def _now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -101,17 +101,19 @@ def _principal(request: Request, conn: Conn, settings: SettingsDep) -> Principal
 Who = Annotated[Principal, Depends(_principal)]
 
 
-def require_reader(who: Who, settings: SettingsDep) -> None:
+async def require_reader(who: Who, settings: SettingsDep) -> None:
     """Lookups and area reads: open to anyone when GRIDMAP_PUBLIC_LOOKUP is on, else any signed-in caller."""
     if not settings.public_lookup:
         require(who, "read")
 
 
-def _request_id(request: Request) -> str:
+async def _request_id(request: Request) -> str:
     return request.scope.get("state", {}).get("request_id", "")
 
 
-def _if_match(if_match: Annotated[str | None, Header(description='The version the edit is based on: "3"')] = None):
+async def _if_match(
+    if_match: Annotated[str | None, Header(description='The version the edit is based on: "3"')] = None,
+):
     """``If-Match: "3"`` (or ``W/"3"``, or ``3``) → 3; absent → None (the core answers 428)."""
     if if_match is None:
         return None
@@ -128,7 +130,7 @@ IfMatch = Annotated[int | None, Depends(_if_match)]
 def permission(name: str):
     """A route dependency refusing callers without ``name`` (401/403) before the body is even read."""
 
-    def check(who: Who) -> None:
+    async def check(who: Who) -> None:
         require(who, name)
 
     return Depends(check)
@@ -150,7 +152,7 @@ def written(version: int, location: str | None = None, replayed: bool = False) -
     return headers
 
 
-def _band(
+async def _band(
     min: Annotated[int, Query(ge=1, le=10_000, description="Fewest households in a micro-grid.")] = 30,
     max: Annotated[int, Query(ge=1, le=10_000, description="Most households in a micro-grid.")] = 50,
 ) -> Band:

@@ -27,7 +27,7 @@ Floor = Annotated[int | None, Query(ge=1, le=200, description="Floor in a buildi
 _EXAMPLE = {"application/json": {"example": {"match": "inside", "owner": {"level": "microgrid"}, "note": "…"}}}
 
 
-def _lookup_query(
+async def _lookup_query(
     settings: SettingsDep,
     crs: Crs = "wgs84",
     at: At = None,

@@ -15,10 +15,10 @@ from psycopg.types.json import Jsonb
 
 from gridmap import audit
 from gridmap.access import Principal, cli_principal
+from gridmap.db.bulk import insert_rows, reserve_ids
 from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import list_categories
-from gridmap.incidents.history import record_event
 from gridmap.incidents.routing import Policy, route_from_record
 from gridmap.io import fields
 from gridmap.io.report import ImportReport
@@ -91,13 +91,15 @@ def import_incidents(
         for start in range(0, len(rows), STATEMENT_POINTS):
             chunk = rows[start : start + STATEMENT_POINTS]
             records = lookup(conn, [(r["lon"], r["lat"]) for r in chunk], LookupOptions(nearest_m=policy.nearest_m))
+            fresh = []
             for row, record in zip(chunk, records, strict=True):
                 routed[record["match"]] += 1
                 if row["external_id"] in known:
                     report.unchanged += 1
-                    continue
-                _insert(conn, who, row, record, categories[row["category"]], calendar)
-                report.created += 1
+                else:
+                    fresh.append((row, record))
+            _insert(conn, who, fresh, categories, calendar)
+            report.created += len(fresh)
             progress(len(chunk))
         report.committed = commit
         if not commit:
@@ -107,31 +109,46 @@ def import_incidents(
     return report, routed
 
 
-def _insert(conn: psycopg.Connection, who: Principal, row: dict, record: dict, category, calendar: Calendar) -> None:
-    # The live report's extra checks (nearest subdistrict, grid boundary) cost a query each: not for history.
-    route = route_from_record(record)
-    ids = route.ids
-    received: datetime = row["reported"]
-    state = "closed" if row["closed_flag"] else "received"
-    closed_at = (row["closed"] or received) if row["closed_flag"] else None
-    incident_id = conn.execute(
-        "INSERT INTO incident (category, description, channel, state, geom, address, location_source,"
-        " location_confidence, flags, route, microgrid_id, grid_id, community_id, subdistrict_id, area_path, level,"
-        " received_at, stage, stage_started_at, due_at, deadline_at, closed_at, external_id, updated_at)"
-        " VALUES (%s, %s, 'import', %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, 'point', 1, %s, %s, %s, %s, %s,"
-        " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (category.code, row["description"], state, row["lon"], row["lat"], row["address"], route.flags,
-         Jsonb(route.snapshot), ids["microgrid"], ids["grid"], ids["community"], ids["subdistrict"], route.area_path,
-         route.level,
-         received, None if closed_at else "dispatch", received,
-         None if closed_at else category.due(calendar, "dispatch", received),
-         category.deadline(calendar, received), closed_at,
-         row["external_id"], received),
-    ).fetchone()[0]  # fmt: skip
-    conn.execute(
-        "INSERT INTO incident_report (incident_id, is_repeat, channel, description, geom, address, location_source,"
-        " location_confidence, reported_at, received_at) VALUES (%s, false, 'import', %s,"
-        " ST_SetSRID(ST_MakePoint(%s, %s), 4326), %s, 'point', 1, %s, %s)",
-        (incident_id, row["description"], row["lon"], row["lat"], row["address"], received, received),
-    )
-    record_event(conn, incident_id, who, "import", None, state, received)
+_INCIDENT = {"id": "int8", "category": "text", "description": "text", "channel": "text", "state": "text",
+             "geom": "text", "address": "text", "location_source": "text", "location_confidence": "float4",
+             "flags": "jsonb", "route": "jsonb", "microgrid_id": "int8", "grid_id": "int8", "community_id": "int8",
+             "subdistrict_id": "int8", "area_path": "jsonb", "level": "text", "received_at": "timestamptz",
+             "stage": "text", "stage_started_at": "timestamptz", "due_at": "timestamptz", "deadline_at": "timestamptz",
+             "closed_at": "timestamptz", "external_id": "text", "updated_at": "timestamptz"}  # fmt: skip
+# unnest() flattens arrays of arrays, so the array columns travel as JSON and the point as WKT.
+_INCIDENT_SQL = {"geom": "ST_GeomFromText(u.geom, 4326)",
+                 "flags": "ARRAY(SELECT jsonb_array_elements_text(u.flags))",
+                 "area_path": "ARRAY(SELECT jsonb_array_elements_text(u.area_path)::bigint)"}  # fmt: skip
+_REPORT = {"incident_id": "int8", "is_repeat": "bool", "channel": "text", "description": "text", "geom": "text",
+           "address": "text", "location_source": "text", "location_confidence": "float4", "reported_at": "timestamptz",
+           "received_at": "timestamptz"}  # fmt: skip
+_EVENT = {"incident_id": "int8", "at": "timestamptz", "action": "text", "from_state": "text", "to_state": "text",
+          "actor": "text", "actor_kind": "text", "role": "text", "detail": "jsonb"}  # fmt: skip
+
+
+def _insert(conn: psycopg.Connection, who: Principal, fresh: list[tuple[dict, dict]], categories, calendar) -> None:
+    """Write each (row, lookup record) as a case with its one report and its import event: three statements
+    for the whole batch. The live report's extra checks (nearest subdistrict, grid boundary) cost a query
+    each: not for history."""
+    ids = reserve_ids(conn, "incident", len(fresh))
+    incidents, reports, events = [], [], []
+    for incident_id, (row, record) in zip(ids, fresh, strict=True):
+        route, category = route_from_record(record), categories[row["category"]]
+        received: datetime = row["reported"]
+        state = "closed" if row["closed_flag"] else "received"
+        closed_at = (row["closed"] or received) if row["closed_flag"] else None
+        point = f"POINT({row['lon']!r} {row['lat']!r})"
+        incidents.append((
+            incident_id, category.code, row["description"], "import", state, point, row["address"], "point", 1,
+            Jsonb(route.flags), Jsonb(route.snapshot), route.ids["microgrid"], route.ids["grid"],
+            route.ids["community"], route.ids["subdistrict"], Jsonb(route.area_path), route.level, received,
+            None if closed_at else "dispatch", received,
+            None if closed_at else category.due(calendar, "dispatch", received),
+            category.deadline(calendar, received), closed_at, row["external_id"], received,
+        ))  # fmt: skip
+        reports.append((incident_id, False, "import", row["description"], point, row["address"], "point", 1,
+                         received, received))  # fmt: skip
+        events.append((incident_id, received, "import", None, state, who.name, who.kind, who.role, Jsonb({})))
+    insert_rows(conn, "incident", _INCIDENT, incidents, expressions=_INCIDENT_SQL, given_ids=True)
+    insert_rows(conn, "incident_report", _REPORT, reports, expressions={"geom": "ST_GeomFromText(u.geom, 4326)"})
+    insert_rows(conn, "incident_event", _EVENT, events)

@@ -19,6 +19,7 @@ import shapely
 
 from gridmap import audit, membership, sql
 from gridmap.access import Principal, cli_principal
+from gridmap.db import bulk
 from gridmap.db.locks import lock_for_import
 from gridmap.errors import InvalidInput
 from gridmap.geometry import as_multipolygon, polygon_problem, same_geometry
@@ -135,6 +136,16 @@ def _execute(conn: psycopg.Connection, row: _Row, query: str, params) -> psycopg
         raise _RowFailed(row.n, row.code, f"refused by the database: {reason}") from exc
 
 
+def _insert_many(conn: psycopg.Connection, rows: list[_Row], table: str, columns: dict[str, str], values, **kw) -> None:
+    """``bulk.insert_rows`` for the file rows ``rows``; a refusal names their span, as one statement wrote them."""
+    try:
+        bulk.insert_rows(conn, table, columns, values, **kw)
+    except psycopg.errors.Error as exc:
+        reason = "; ".join(filter(None, (exc.diag.message_primary or str(exc), exc.diag.message_detail)))
+        span = f"rows {rows[0].n}–{rows[-1].n}" if rows else "a row"
+        raise _RowFailed(rows[0].n if rows else 0, None, f"refused by the database ({span}): {reason}") from exc
+
+
 def _ids_by_code(conn: psycopg.Connection, codes, level: str | None = None) -> dict[str, int]:
     """Current area ids for ``codes``, optionally only at ``level``."""
     rows = conn.execute(
@@ -207,7 +218,7 @@ def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, 
             sql.load("area_current_by_code"), {"level": level, "codes": [r.code for r in rows]}
         ).fetchall()
     }
-    insert = sql.load("area_insert")
+    versions, new = [], []
     for row in rows:
         v = row.values
         old = current.get(row.code)
@@ -220,27 +231,25 @@ def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, 
                 progress(1)
                 continue
             _execute(conn, row, "UPDATE area SET valid_to = now() WHERE id = %s AND valid_to IS NULL", (area_id,))
-            version += 1
+            versions.append((row, area_id, version + 1))
             report.updated += 1
         else:
-            area_id = _execute(conn, row, "INSERT INTO area_identity (level) VALUES (%s) RETURNING id", (level,))
-            area_id = area_id.fetchone()[0]
-            version = 1
+            new.append(row)
             report.created += 1
-        params = dict(
-            id=area_id,
-            version=version,
-            level=level,
-            code=row.code,
-            parent_id=v.get("parent_id"),
-            name=v["name"],
-            kind=v["kind"],
-            layer=v["layer"],
-            wkb=shapely.to_wkb(v["geom"]),
-            attrs="{}",
-        )
-        _execute(conn, row, insert, params)
         progress(1)
+    ids = bulk.reserve_ids(conn, "area_identity", len(new))
+    _insert_many(conn, new, "area_identity", {"id": "int8", "level": "text"}, [(i, level) for i in ids], given_ids=True)
+    versions += [(row, area_id, 1) for row, area_id in zip(new, ids, strict=True)]
+    written = [row for row, _, _ in versions]
+    _insert_many(conn, written, "area", _AREA_COLUMNS, [
+        (area_id, version, level, row.code, row.values.get("parent_id"), row.values["name"], row.values["kind"],
+         row.values["layer"], shapely.to_wkb(row.values["geom"])) for row, area_id, version in versions
+    ], expressions={"geom": _MULTI_WKB})  # fmt: skip
+
+
+_AREA_COLUMNS = {"id": "int8", "version": "int4", "level": "text", "code": "text", "parent_id": "int8",
+                 "name": "text", "kind": "text", "layer": "text", "geom": "bytea"}  # fmt: skip
+_MULTI_WKB = "ST_Multi(ST_GeomFromWKB(u.geom, 4326))"
 
 
 # --- buildings --------------------------------------------------------------------------------
@@ -287,6 +296,8 @@ def _validate_buildings(conn, level_name: str, frame, report: ImportReport) -> l
 
 
 _BUILDING_FIELDS = ("name", "compound", "type", "households", "floors", "units")
+_BUILDING_COLUMNS = {"id": "int8", "code": "text", "name": "text", "compound": "text", "building_type": "text",
+                     "households": "int4", "floors": "int4", "units": "int4", "geom": "bytea"}  # fmt: skip
 
 
 def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
@@ -306,28 +317,27 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
         (codes,),
     ).fetchall():
         members.setdefault(rec[0], []).append(rec[1:])
-    ids = []
+    new = [row for row in rows if row.code not in current]
+    new_ids = dict(zip((r.code for r in new), bulk.reserve_ids(conn, "building", len(new)), strict=True))
+    _insert_many(conn, new, "building", _BUILDING_COLUMNS, [
+        (new_ids[r.code], r.code, *(r.values[k] for k in _BUILDING_FIELDS), shapely.to_wkb(r.values["geom"]))
+        for r in new
+    ], expressions={"geom": _MULTI_WKB}, given_ids=True)  # fmt: skip
+    report.created += len(new)
+    ids, pending = [], []
     for row in rows:
         v = row.values
-        params = dict(code=row.code, wkb=shapely.to_wkb(v["geom"]), **{k: v[k] for k in _BUILDING_FIELDS})
         old = current.get(row.code)
-        changed = True
         if old is None:
-            building_id = _execute(
-                conn,
-                row,
-                "INSERT INTO building (code, name, compound, building_type, households, floors, units, geom) "
-                "VALUES (%(code)s, %(name)s, %(compound)s, %(type)s, %(households)s, %(floors)s, %(units)s, "
-                "ST_Multi(ST_GeomFromWKB(%(wkb)s, 4326))) RETURNING id",
-                params,
-            ).fetchone()[0]
-            report.created += 1
+            building_id = new_ids[row.code]
+            _write_membership(conn, row, building_id, [], pending)
         else:
             building_id = old[1]
             changed = tuple(old[2:8]) != tuple(v[k] for k in _BUILDING_FIELDS) or not same_geometry(
                 shapely.from_wkb(old[8]), v["geom"]
             )
             if changed:
+                params = dict(code=row.code, wkb=shapely.to_wkb(v["geom"]), **{k: v[k] for k in _BUILDING_FIELDS})
                 _execute(
                     conn,
                     row,
@@ -337,14 +347,15 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
                     "WHERE code = %(code)s",
                     params,
                 )
-        members_changed = _write_membership(conn, row, building_id, members.get(building_id, []))
-        if old is not None:
+            members_changed = _write_membership(conn, row, building_id, members.get(building_id, []), pending)
             if changed or members_changed:
                 report.updated += 1
             else:
                 report.unchanged += 1
         ids.append(building_id)
         progress(1)
+    _insert_many(conn, [row for row, _ in pending], "microgrid_member", _MEMBER_COLUMNS,
+                 [member for _, member in pending])  # fmt: skip
     conn.execute(sql.load("building_autojoin"), {"ids": ids})
     report.unassigned = [
         code
@@ -358,8 +369,9 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
         report.warnings.append(f"{len(report.unassigned)} building(s) lie in no micro-grid (unassigned)")
 
 
-def _write_membership(conn, row: _Row, building_id: int, existing: list[tuple]) -> bool:
-    """Make the building's memberships match the row; return True when something changed."""
+def _write_membership(conn, row: _Row, building_id: int, existing: list[tuple], pending: list) -> bool:
+    """Make the building's memberships match the row; return True when something changed. New
+    memberships are appended to ``pending`` as (row, values) for one bulk insert by the caller."""
     v = row.values
     entries = v["entries"]
     if not entries:
@@ -379,16 +391,14 @@ def _write_membership(conn, row: _Row, building_id: int, existing: list[tuple]) 
     )
     if wanted == _sorted_members(existing):
         return False
-    conn.execute("DELETE FROM microgrid_member WHERE building_id = %s", (building_id,))
-    for mg, uf, ut, ff, ft, hh in wanted:
-        _execute(
-            conn,
-            row,
-            "INSERT INTO microgrid_member (microgrid_id, building_id, unit_from, unit_to, floor_from, floor_to, "
-            "households) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (mg, building_id, uf, ut, ff, ft, hh),
-        )
+    if existing:
+        conn.execute("DELETE FROM microgrid_member WHERE building_id = %s", (building_id,))
+    pending.extend((row, (mg, building_id, uf, ut, ff, ft, hh)) for mg, uf, ut, ff, ft, hh in wanted)
     return True
+
+
+_MEMBER_COLUMNS = {"microgrid_id": "int8", "building_id": "int8", "unit_from": "int4", "unit_to": "int4",
+                   "floor_from": "int4", "floor_to": "int4", "households": "int4"}  # fmt: skip
 
 
 def _sorted_members(members) -> list[tuple]:
@@ -435,17 +445,23 @@ def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportRe
             ([r.code for r in rows],),
         ).fetchall()
     }
+    new = [row for row in rows if row.code not in current]
+    new_ids = dict(zip((r.code for r in new), bulk.reserve_ids(conn, "party_cell", len(new)), strict=True))
+    _insert_many(
+        conn,
+        new,
+        "party_cell",
+        {"id": "int8", "code": "text", "name": "text", "branch": "text"},
+        [(new_ids[r.code], r.code, r.values["name"], r.values["branch"]) for r in new],
+        given_ids=True,
+    )
+    report.created += len(new)
+    links = []
     for row in rows:
         v = row.values
         old = current.get(row.code)
         if old is None:
-            cell_id = _execute(
-                conn,
-                row,
-                "INSERT INTO party_cell (code, name, branch) VALUES (%s, %s, %s) RETURNING id",
-                (row.code, v["name"], v["branch"]),
-            ).fetchone()[0]
-            report.created += 1
+            cell_id = new_ids[row.code]
         elif (old[2], old[3], list(old[4])) == (v["name"], v["branch"], v["microgrid_ids"]):
             report.unchanged += 1
             progress(1)
@@ -455,20 +471,22 @@ def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportRe
             conn.execute(
                 "UPDATE party_cell SET name = %s, branch = %s WHERE id = %s", (v["name"], v["branch"], cell_id)
             )
-            report.updated += 1
-        conn.execute(
-            "DELETE FROM party_cell_microgrid WHERE party_cell_id = %s AND NOT (microgrid_id = ANY(%s))",
-            (cell_id, v["microgrid_ids"]),
-        )
-        for mg in v["microgrid_ids"]:
-            _execute(
-                conn,
-                row,
-                "INSERT INTO party_cell_microgrid (microgrid_id, party_cell_id) VALUES (%s, %s) "
-                "ON CONFLICT (microgrid_id) DO UPDATE SET party_cell_id = EXCLUDED.party_cell_id",
-                (mg, cell_id),
+            conn.execute(
+                "DELETE FROM party_cell_microgrid WHERE party_cell_id = %s AND NOT (microgrid_id = ANY(%s))",
+                (cell_id, v["microgrid_ids"]),
             )
+            report.updated += 1
+        links += [(row, (mg, cell_id)) for mg in v["microgrid_ids"]]
         progress(1)
+    # A micro-grid named by this file moves to its cell, from whichever cell held it.
+    _insert_many(
+        conn,
+        [row for row, _ in links],
+        "party_cell_microgrid",
+        {"microgrid_id": "int8", "party_cell_id": "int8"},
+        [link for _, link in links],
+        on_conflict="ON CONFLICT (microgrid_id) DO UPDATE SET party_cell_id = EXCLUDED.party_cell_id",
+    )
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -522,16 +540,12 @@ def _write_people(conn, level_name: str, rows: list[_Row], report: ImportReport,
             (areas, cells),
         ).fetchall()
     }
+    new = []
     for row in rows:
         v = row.values
         old = current.get((v["role"], v["area_id"], v["cell_id"], v["name"]))
         if old is None:
-            _execute(
-                conn,
-                row,
-                "INSERT INTO person (name, phone, role, area_id, party_cell_id) VALUES (%s, %s, %s, %s, %s)",
-                (v["name"], v["phone"], v["role"], v["area_id"], v["cell_id"]),
-            )
+            new.append(row)
             report.created += 1
         elif old[1] == v["phone"]:
             report.unchanged += 1
@@ -539,6 +553,10 @@ def _write_people(conn, level_name: str, rows: list[_Row], report: ImportReport,
             conn.execute("UPDATE person SET phone = %s WHERE id = %s", (v["phone"], old[0]))
             report.updated += 1
         progress(1)
+    _insert_many(conn, new, "person", {"name": "text", "phone": "text", "role": "text", "area_id": "int8",
+                                       "party_cell_id": "int8"},
+                 [(r.values["name"], r.values["phone"], r.values["role"], r.values["area_id"], r.values["cell_id"])
+                  for r in new])  # fmt: skip
 
 
 _BULK_TABLES = {
