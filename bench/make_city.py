@@ -197,11 +197,15 @@ def _buildings(city: City, rng: np.random.Generator):
         shares = np.diff(np.concatenate([[0], cuts, [target]])).astype(int) if n < target else np.ones(n, int)
         half = min((x1 - x0), (y1 - y0)) / (k + 1) * 0.35
         for j, ((x, y), hh) in enumerate(zip(chosen, shares, strict=False)):
-            foot = shapely.box(x - half, y - half * 0.8, x + half, y + half * 0.8)
-            if not inner.contains(foot):
-                foot = foot.intersection(inner)
-                if foot.is_empty or foot.geom_type != "Polygon":
-                    continue
+            # A rectangle wholly inside (halved until it fits): clipping it instead made slivers that the
+            # files' 8 decimals turned invalid.
+            size = half
+            while size > 2e-7 and not inner.contains(
+                foot := shapely.box(x - size, y - size * 0.8, x + size, y + size * 0.8)
+            ):
+                size /= 2
+            if size <= 2e-7:
+                continue
             yield (f"B{code}-{j + 1:02d}", code, int(hh), int(rng.integers(3, 34)), foot, (x, y))
 
 
