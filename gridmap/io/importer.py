@@ -288,7 +288,8 @@ def _validate_buildings(conn, level_name: str, frame, report: ImportReport) -> l
     wanted = {e.microgrid for r in rows for e in r.values["entries"]}
     microgrids = _ids_by_code(conn, wanted, "microgrid")
     for r in rows:
-        missing = sorted({e.microgrid for e in r.values["entries"]} - microgrids.keys())
+        # Not ``set - microgrids.keys()``: that copies every key into a new set for each building.
+        missing = sorted({e.microgrid for e in r.values["entries"] if e.microgrid not in microgrids})
         if missing:
             report.error(r.n, r.code, f"micro-grid {', '.join(missing)} is not a current micro-grid")
         r.values["microgrid_ids"] = [microgrids.get(e.microgrid) for e in r.values["entries"]]
