@@ -84,6 +84,12 @@ def _sample(url: str, n: int, seed: int = 7) -> tuple[list[tuple[float, float]],
     return points, codes, frame
 
 
+def server_env(url: str) -> dict[str, str]:
+    """The environment of a benchmarked server: this database, and no anonymous rate limit (the load
+    comes from one address and would be refused after 100 requests)."""
+    return {**os.environ, "GRIDMAP_DATABASE_URL": url, "GRIDMAP_RATE_LIMIT_ANONYMOUS": "0"}
+
+
 def _serve(target: list[str], port: int, env: dict, workers: int) -> subprocess.Popen:
     args = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
@@ -160,7 +166,7 @@ def bench_single(url: str, points, codes, seconds: float, connections: int) -> d
     Every point is first asked once and each answer checked (the run fails on any wrong one); then the
     load runs for ``seconds`` from wrk when installed, else from asyncio clients that check as they go."""
     workers = os.cpu_count() or 1
-    env = {**os.environ, "GRIDMAP_DATABASE_URL": url, "GRIDMAP_RATE_LIMIT_ANONYMOUS": "0"}
+    env = server_env(url)
     results: dict = {"client": "wrk" if shutil.which("wrk") else "httpx asyncio", "workers": workers}
     for name, target in (("baseline", ["bench.baseline_app:app"]), ("gridmap", ["--factory", "api.app:create_app"])):
         port = free_port()
@@ -188,7 +194,7 @@ def bench_single(url: str, points, codes, seconds: float, connections: int) -> d
 def bench_batch(url: str, points, codes, frame: gpd.GeoDataFrame, batch: int = 10_000) -> dict:
     """POST /api/v1/lookup with ``batch`` points against geopandas.sjoin(within) in process."""
     pts = points[:batch]
-    env = {**os.environ, "GRIDMAP_DATABASE_URL": url, "GRIDMAP_RATE_LIMIT_ANONYMOUS": "0"}
+    env = server_env(url)
     port = free_port()
     proc = _serve(["--factory", "api.app:create_app"], port, env, 1)
     try:

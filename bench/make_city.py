@@ -122,8 +122,8 @@ def _cells(seeds: np.ndarray, radius: float, piece_m: float) -> list:
 
 
 def _group(points: np.ndarray, n_groups: int, side: float, rng: np.random.Generator) -> np.ndarray:
-    """Index of the nearest of ``n_groups`` lattice seeds for each point; empty groups are dropped by the
-    caller renumbering (np.unique)."""
+    """For each point, the group of the nearest of ~``n_groups`` lattice seeds, numbered 0… without gaps
+    (seeds nobody is nearest to make no group)."""
     seeds = shapely.points(_lattice(round(n_groups * 4 / math.pi), side, rng))  # over the square, as the cells
     nearest = shapely.STRtree(seeds).query_nearest(shapely.points(points), all_matches=False)[1]
     return np.unique(nearest, return_inverse=True)[1]
@@ -235,25 +235,31 @@ def write(out: Path, scale: float, seed: int = 1, lookup_points: int = 20_000, l
     city, meta = build(scale, seed)
     rng = np.random.default_rng(seed + 1)
     log(f"areas generated: {len(city.microgrids):,} micro-grids in {time.perf_counter() - started:.1f} s")
-    mg = np.array(city.microgrids, dtype=object)
-    grids = [shapely.union_all(mg[city.grid_of == g]) for g in range(len(city.grid_codes))]
-    communities = [shapely.union_all(np.array(grids, dtype=object)[city.community_of_grid == c])
-                   for c in range(len(city.community_codes))]  # fmt: skip
-    subdistricts = [shapely.union_all(np.array(communities, dtype=object)[city.subdistrict_of_community == s])
-                    for s in range(len(city.subdistrict_codes))]  # fmt: skip
+    # Each level is the union of its children, so it nests exactly; files are written child-first.
+    parts = [np.array(city.microgrids, dtype=object)]
+    for group_of in (city.grid_of, city.community_of_grid, city.subdistrict_of_community):
+        below = parts[-1]
+        parts.append(
+            np.array([shapely.union_all(below[group_of == k]) for k in range(group_of.max() + 1)], dtype=object)
+        )
+    levels = (
+        ("microgrids", city.microgrid_codes, "微网格", 15),
+        ("grids", city.grid_codes, "网格", 12),
+        ("communities", city.community_codes, "社区", 9),
+        ("subdistricts", city.subdistrict_codes, "街道", 0),
+    )
     header = ["code", "name", "parent", "kind", "layer", "wkt"]
-    counts = {"subdistricts": _write_csv(out / "subdistricts.csv", header, (
-        (c, f"第{i + 1}街道", "", "comprehensive", "comprehensive", _wkt(g))
-        for i, (c, g) in enumerate(zip(city.subdistrict_codes, subdistricts, strict=True))))}  # fmt: skip
-    counts["communities"] = _write_csv(out / "communities.csv", header, (
-        (c, f"第{i + 1}社区", c[:9], "comprehensive", "comprehensive", _wkt(g))
-        for i, (c, g) in enumerate(zip(city.community_codes, communities, strict=True))))  # fmt: skip
-    counts["grids"] = _write_csv(out / "grids.csv", header, (
-        (c, f"第{int(c[-3:])}网格", c[:12], "comprehensive", "comprehensive", _wkt(g))
-        for c, g in zip(city.grid_codes, grids, strict=True)))  # fmt: skip
-    counts["microgrids"] = _write_csv(out / "microgrids.csv", header, (
-        (c, f"第{int(c[-3:])}微网格", c[:15], "comprehensive", "comprehensive", _wkt(g))
-        for c, g in zip(city.microgrid_codes, city.microgrids, strict=True)))  # fmt: skip
+    counts = {}
+    for (name, codes, word, parent_digits), geoms in zip(levels, parts, strict=True):
+        counts[name] = _write_csv(
+            out / f"{name}.csv",
+            header,
+            (
+                (c, f"第{int(c[-3:])}{word}", c[:parent_digits], "comprehensive", "comprehensive", _wkt(g))
+                for c, g in zip(codes, geoms, strict=True)
+            ),
+        )
+    mg = parts[0]
     log(f"areas written in {time.perf_counter() - started:.1f} s")
 
     centroids, owners, households = [], [], 0

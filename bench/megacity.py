@@ -29,12 +29,13 @@ import geopandas as gpd
 import httpx
 import psycopg
 import shapely
+from psycopg import sql as pgsql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import ingest, make_city  # noqa: E402
-from bench.lookup import _serve, bench_batch, bench_single  # noqa: E402
+from bench.lookup import _serve, bench_batch, bench_single, server_env  # noqa: E402
 from bench.maps import best, map_figures, tile_figures  # noqa: E402
 from bench.partition import run as partition_run  # noqa: E402
 from bench.partition import synthetic_community  # noqa: E402
@@ -78,7 +79,7 @@ def fresh_cluster(directory: Path) -> tuple[EmbeddedCluster, str]:
     url = cluster.start().url()
     with psycopg.connect(url, autocommit=True) as conn:
         for name, value in SERVER_SETTINGS.items():
-            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")  # constants above, not user input
+            conn.execute(pgsql.SQL("ALTER SYSTEM SET {} = {}").format(pgsql.Identifier(name), pgsql.Literal(value)))
     cluster.stop()
     url = cluster.start().url()
     migrate(url)
@@ -116,9 +117,14 @@ def bench_incidents(url: str, city: Path, microgrids: gpd.GeoDataFrame) -> dict:
     gpd.sjoin(frame[["geometry"]], microgrids, predicate="within", how="left")
     sjoin_s = time.perf_counter() - t
     n = len(frame)
-    return {"rows": n, "read_s": read_s, "routed": dict(routed),
-            "gridmap": {"seconds": import_s, "points_per_s": n / import_s},
-            "baseline": {"seconds": sjoin_s, "points_per_s": n / sjoin_s}, "ratio_points_per_s": sjoin_s / import_s}
+    return {
+        "rows": n,
+        "read_s": read_s,
+        "routed": dict(routed),
+        "gridmap": {"seconds": import_s, "points_per_s": n / import_s},
+        "baseline": {"seconds": sjoin_s, "points_per_s": n / sjoin_s},
+        "ratio_points_per_s": sjoin_s / import_s,
+    }
 
 
 def bench_area_query(url: str, port: int, lon: float, lat: float) -> dict:
@@ -192,12 +198,12 @@ def run(scale: float, seconds: float, connections: int, keep: bool) -> dict:
         results["batch"] = bench_batch(url, points, codes, microgrids)
 
         community, subdistrict = centre_areas(url)
-        env = {**os.environ, "GRIDMAP_RATE_LIMIT_ANONYMOUS": "0"}
         port = free_port()
-        server = _serve(["--factory", "api.app:create_app"], port, env, 1)
+        server = _serve(["--factory", "api.app:create_app"], port, server_env(url), 1)
         try:
             log("vector tiles z13–z16 over HTTP against bare ST_AsMVT")
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client, psycopg.connect(url) as conn:
+
                 def fetch(layer, z, x, y):
                     r = client.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt")
                     r.raise_for_status()

@@ -132,18 +132,22 @@ def _execute(conn: psycopg.Connection, row: _Row, query: str, params) -> psycopg
     try:
         return conn.execute(query, params)
     except psycopg.errors.Error as exc:
-        reason = exc.diag.message_primary or str(exc)
-        raise _RowFailed(row.n, row.code, f"refused by the database: {reason}") from exc
+        raise _RowFailed(row.n, row.code, f"refused by the database: {_reason(exc)}") from exc
 
 
 def _insert_many(conn: psycopg.Connection, rows: list[_Row], table: str, columns: dict[str, str], values, **kw) -> None:
-    """``bulk.insert_rows`` for the file rows ``rows``; a refusal names their span, as one statement wrote them."""
+    """``bulk.insert_rows`` of ``values``, which come from the file rows ``rows``. A refusal names the
+    rows' span: a few thousand rows share a statement, so the database cannot say which one it was."""
     try:
         bulk.insert_rows(conn, table, columns, values, **kw)
     except psycopg.errors.Error as exc:
-        reason = "; ".join(filter(None, (exc.diag.message_primary or str(exc), exc.diag.message_detail)))
-        span = f"rows {rows[0].n}–{rows[-1].n}" if rows else "a row"
-        raise _RowFailed(rows[0].n if rows else 0, None, f"refused by the database ({span}): {reason}") from exc
+        raise _RowFailed(
+            rows[0].n, None, f"refused by the database (rows {rows[0].n}–{rows[-1].n}): {_reason(exc)}"
+        ) from exc
+
+
+def _reason(exc: psycopg.errors.Error) -> str:
+    return "; ".join(filter(None, (exc.diag.message_primary or str(exc), exc.diag.message_detail)))
 
 
 def _ids_by_code(conn: psycopg.Connection, codes, level: str | None = None) -> dict[str, int]:
