@@ -50,7 +50,7 @@ def insert_rows(
         cols=sql.SQL(", ").join(map(sql.Identifier, names)),
         overriding=sql.SQL("OVERRIDING SYSTEM VALUE" if given_ids else ""),
         values=sql.SQL(", ").join(values),
-        arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(columns[n])) for n in names),
+        arrays=sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(columns[n])) for n in names),
         conflict=sql.SQL(on_conflict),
     )
     for start in range(0, len(rows), CHUNK):

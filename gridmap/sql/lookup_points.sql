@@ -1,4 +1,6 @@
--- The owner of many points × layers in one statement. The rules are documented in gridmap/lookup.py.
+-- Where many points × layers fall, in one statement: the match, the base area row the owner chain starts
+-- from, the owning micro-grid(s), the building and its units. Who owns a base area (chain, party cell, people)
+-- depends on the area, not the point: lookup_owners.sql builds it once per owner. Rules: gridmap/lookup.py.
 -- Parameters: lon, lat float8[] (WGS-84), layers text[], at timestamptz (NULL = now),
 -- nearest_m float8, unit int, floor int (NULL = not given).
 WITH params AS (
@@ -85,25 +87,12 @@ SELECT o.ord, o.layer,
        CASE WHEN o.cover_rows IS NOT NULL THEN 'inside' WHEN o.near_row IS NOT NULL THEN 'nearest'
             ELSE 'unassigned' END AS match,
        o.distance_m,
-       chain.areas - CASE WHEN o.microgrid_row IS NULL THEN 'microgrid' ELSE '' END AS chain,
+       coalesce(o.microgrid_row, o.cover_rows[1], o.fallback_row) AS base_row,
+       o.microgrid_row,
+       o.owner_ids,
        bld.building,
-       units.units,
-       cell.party_cell,
-       people.people
+       units.units
 FROM owner o
--- The chain upwards from the base area, each parent as it stood at time t.
-LEFT JOIN LATERAL (
-    WITH RECURSIVE up AS (
-        SELECT a.id, a.parent_id, a.level, area_json(a) AS doc
-        FROM area a WHERE a.row_id = coalesce(o.microgrid_row, o.cover_rows[1], o.fallback_row)
-        UNION ALL
-        SELECT p.id, p.parent_id, p.level, area_json(p)
-        FROM up JOIN area p ON p.id = up.parent_id AND valid_at(p.valid_from, p.valid_to, o.t)
-    )
-    SELECT jsonb_object_agg(up.level, up.doc) AS areas,
-           array_agg(up.id) FILTER (WHERE up.level <> 'microgrid') AS upper_ids
-    FROM up
-) chain ON true
 LEFT JOIN LATERAL (
     SELECT jsonb_build_object(
         'id', b.id, 'code', b.code, 'name', b.name, 'compound', b.compound, 'type', b.building_type,
@@ -121,26 +110,4 @@ LEFT JOIN LATERAL (
     LEFT JOIN party_cell pc ON pc.id = pcm.party_cell_id
     WHERE o.split_ids IS NOT NULL AND m.building_id = o.building_id AND m.microgrid_id = ANY(o.split_ids)
 ) units ON true
-LEFT JOIN LATERAL (
-    SELECT jsonb_build_object('id', pc.id, 'code', pc.code, 'name', pc.name, 'branch', pc.branch) AS party_cell
-    FROM area a
-    JOIN party_cell_microgrid pcm ON pcm.microgrid_id = a.id
-    JOIN party_cell pc ON pc.id = pcm.party_cell_id
-    WHERE a.row_id = o.microgrid_row
-) cell ON true
--- Whom to call: people of the owning micro-grid(s), their party cell(s), and every area above.
-LEFT JOIN LATERAL (
-    SELECT jsonb_agg(jsonb_build_object(
-        'name', pe.name, 'role', pe.role, 'phone', pe.phone, 'area', ar.code, 'party_cell', pc.code)
-        ORDER BY array_position(ARRAY['microgrid_worker', 'building_chief', 'cell_leader', 'grid_worker'], pe.role),
-                 ar.code DESC, pe.name) AS people
-    FROM (  -- UNION, not OR, so that each half uses its index
-        SELECT * FROM person WHERE area_id = ANY(coalesce(chain.upper_ids, '{}') || o.owner_ids)
-        UNION
-        SELECT * FROM person WHERE party_cell_id IN (
-            SELECT pcm.party_cell_id FROM party_cell_microgrid pcm WHERE pcm.microgrid_id = ANY(o.owner_ids))
-    ) pe
-    LEFT JOIN area ar ON ar.id = pe.area_id AND ar.valid_to IS NULL
-    LEFT JOIN party_cell pc ON pc.id = pe.party_cell_id
-) people ON true
 ORDER BY o.ord, o.layer
