@@ -23,7 +23,7 @@ from gridmap.incidents.routing import Policy, route_from_record
 from gridmap.io import fields
 from gridmap.io.report import ImportReport
 from gridmap.lookup import STATEMENT_POINTS, LookupOptions, lookup
-from gridmap.points import parse_at
+from gridmap.points import parse_at, spatial_order
 
 COLUMNS = ("external_id", "category", "description", "reported_at", "closed_at", "address", "channel", "lon", "lat")
 _CLOSED_WORDS = {"closed", "resolved", "done", "已办结", "办结", "已关闭"}
@@ -31,8 +31,9 @@ _CLOSED_WORDS = {"closed", "resolved", "done", "已办结", "办结", "已关闭
 
 def _checked_rows(frame, categories, timezone: str, report: ImportReport) -> list[dict]:
     rows = []
+    geoms = frame.geometry.array
     for n, rec in enumerate(frame.drop(columns=["geometry"]).to_dict("records"), start=1):
-        geom = frame.geometry.iloc[n - 1]
+        geom = geoms[n - 1]
         ext = None
         try:
             ext = fields.text(rec.get("external_id") or rec.get("incident_id"), "external_id", max_len=100)
@@ -83,6 +84,8 @@ def import_incidents(
     who = who or cli_principal()
     if not report.ok:
         return report, routed
+    # Neighbours on the ground in the same batch: they share owners, which are then built once per batch.
+    rows = [rows[i] for i in spatial_order([(r["lon"], r["lat"]) for r in rows])]
     with conn.transaction() as tx:
         known = {r[0] for r in conn.execute(
             "SELECT external_id FROM incident WHERE channel = 'import' AND external_id = ANY(%s)",
