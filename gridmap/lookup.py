@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg.rows import namedtuple_row
 
 from gridmap import sql
 from gridmap.errors import InvalidInput
@@ -76,8 +77,8 @@ def _check_options(options: LookupOptions) -> None:
             raise InvalidInput(f"{name} must be between 1 and 200; got {value}", name)
 
 
-def _record(row: tuple, owner: tuple, options: LookupOptions) -> dict:
-    layer, match, distance_m, building, units = row[1], row[2], row[3], row[7], row[8]
+def _record(spot, owner: tuple, options: LookupOptions) -> dict:
+    layer, match, distance_m, building, units = spot.layer, spot.match, spot.distance_m, spot.building, spot.units
     chain, party_cell, people = owner
     chain = chain or {}
     record = {"layer": layer, "match": match, "distance_m": round(distance_m, 2) if distance_m is not None else None}
@@ -136,9 +137,9 @@ def _note(match: str, distance_m: float | None, owner: dict | None) -> str:
 STATEMENT_POINTS = 2000
 
 
-def _owner_key(row: tuple) -> tuple:
+def _owner_key(spot) -> tuple:
     """What the owner documents of a point depend on: base area row, micro-grid row, owning micro-grids."""
-    return row[4], row[5], tuple(row[6])
+    return spot.base_row, spot.microgrid_row, tuple(spot.owner_ids)
 
 
 def _owners(conn: psycopg.Connection, keys: list[tuple], at: datetime | None) -> list[tuple]:
@@ -168,7 +169,7 @@ def lookup(
         return []
     params = {"layers": layers, "at": options.at, "nearest_m": options.nearest_m, "unit": options.unit,
               "floor": options.floor}  # fmt: skip
-    spots: list[tuple[int, tuple]] = []
+    spots: list[tuple[int, tuple]] = []  # (input index, a row of lookup_points.sql by column name)
     # A custom plan costs ~2.5 ms of planning per call; the generic plan of the prepared statement is
     # as good for every batch size (measured: 1.2 ms vs 3.8 ms median for one point, same for 10,000).
     with conn.transaction():
@@ -178,15 +179,15 @@ def lookup(
             chunk = order[start : start + STATEMENT_POINTS]
             params |= {"lon": [float(points_wgs84[i][0]) for i in chunk],
                        "lat": [float(points_wgs84[i][1]) for i in chunk]}  # fmt: skip
-            rows = conn.execute(sql.load("lookup_points"), params, prepare=True)
-            spots += [(chunk[row[0] - 1], row) for row in rows]
+            rows = conn.cursor(row_factory=namedtuple_row).execute(sql.load("lookup_points"), params, prepare=True)
+            spots += [(chunk[spot.ord - 1], spot) for spot in rows]
         keys: dict[tuple, int] = {}
-        for _, row in spots:
-            keys.setdefault(_owner_key(row), len(keys))
+        for _, spot in spots:
+            keys.setdefault(_owner_key(spot), len(keys))
         owners = _owners(conn, list(keys), options.at)
     grouped: list[list[dict]] = [[] for _ in points_wgs84]
-    for i, row in spots:
-        grouped[i].append(_record(row, owners[keys[_owner_key(row)]], options))
+    for i, spot in spots:
+        grouped[i].append(_record(spot, owners[keys[_owner_key(spot)]], options))
     if options.layer != ALL_LAYERS:
         return [records[0] for records in grouped]
     return grouped

@@ -1,4 +1,5 @@
-"""Checking coordinates and instants that callers give us, with messages that name the field and the fix."""
+"""Checking coordinates and instants that callers give us, with messages that name the field and the fix;
+and putting many points in an order that keeps neighbours together."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ import pytest
 
 from gridmap.errors import InvalidInput
 from gridmap.lookup import LookupOptions, lookup
+from gridmap.points import spatial_order
 from tests.handmade import CELL, M_LON, PS_MICRO, X0, Y0, M, redraw_m1_m2
 from tests.helpers import COMM, GRID, SUB
 
@@ -157,3 +158,13 @@ def test_totals_follow_membership_changes_at_commit(handmade_db_writable):
 def test_unit_and_floor_are_range_checked(handmade_db):
     with psycopg.connect(handmade_db) as conn, pytest.raises(InvalidInput, match="unit"):
         lookup(conn, [TOWER], LookupOptions(unit=0))
+
+
+def test_spatial_order_is_a_permutation_that_keeps_neighbours_together():
+    # A 4×4 lattice listed row by row: a Z-order walk finishes each 2×2 quadrant before the next.
+    lattice = [(x, y) for y in range(4) for x in range(4)]
+    order = spatial_order(lattice)
+    assert sorted(order) == list(range(16))
+    quadrants = [{(lattice[i][0] // 2, lattice[i][1] // 2) for i in order[q : q + 4]} for q in range(0, 16, 4)]
+    assert all(len(q) == 1 for q in quadrants)
+    assert spatial_order([(1.0, 2.0)]) == [0] and spatial_order([]) == []

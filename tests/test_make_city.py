@@ -90,6 +90,9 @@ def test_the_city_imports_whole_and_every_known_owner_is_found(city, empty_db):
         got = dict(conn.execute("SELECT i.external_id, a.code FROM incident i JOIN area a ON a.id = i.microgrid_id"
                                 " AND a.valid_to IS NULL").fetchall())  # fmt: skip
         assert got == dict(zip(incidents["external_id"], incidents["expected_microgrid"], strict=True))
+        # Routed in Z-order, numbered in file order.
+        by_id = [r[0] for r in conn.execute("SELECT external_id FROM incident ORDER BY id").fetchall()]
+        assert by_id == list(incidents["external_id"])
         # Each case has its report and its import event, written in bulk with it.
         assert conn.execute("SELECT count(*) FROM incident_report").fetchone()[0] == 300
         assert conn.execute("SELECT count(*) FROM incident_event WHERE action = 'import'").fetchone()[0] == 300

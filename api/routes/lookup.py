@@ -93,8 +93,8 @@ def lookup_many(
     query: LookupQuery,
     points: Annotated[list[PointIn], Body(examples=[[{"id": "a", "lon": 114.0405, "lat": 22.6187}]])],
 ) -> Response:
-    """Up to GRIDMAP_LOOKUP_BATCH_MAX points (default 10,000), one `crs` for the batch, resolved in one
-    SQL statement. Each record echoes your `id`. One bad point refuses the whole batch (422 naming it)."""
+    """Up to GRIDMAP_LOOKUP_BATCH_MAX points (default 10,000), one `crs` for the batch, resolved set-wise
+    (not a query per point). Each record echoes your `id`. One bad point refuses the whole batch (422 naming it)."""
     if len(points) > settings.lookup_batch_max:
         raise InvalidInput(
             f"{len(points)} points is over the limit of {settings.lookup_batch_max}; split the batch", "points"

@@ -84,13 +84,17 @@ def import_incidents(
     who = who or cli_principal()
     if not report.ok:
         return report, routed
-    # Neighbours on the ground in the same batch: they share owners, which are then built once per batch.
-    rows = [rows[i] for i in spatial_order([(r["lon"], r["lat"]) for r in rows])]
     with conn.transaction() as tx:
         known = {r[0] for r in conn.execute(
             "SELECT external_id FROM incident WHERE channel = 'import' AND external_id = ANY(%s)",
             ([r["external_id"] for r in rows if r["external_id"]],),
         )}  # fmt: skip
+        # Ids follow the file; routing and writing follow the ground (Z-order), so that neighbours, which
+        # share owners, fall in one batch and each owner is built once per batch.
+        fresh_rows = [r for r in rows if r["external_id"] not in known]
+        for row, incident_id in zip(fresh_rows, reserve_ids(conn, "incident", len(fresh_rows)), strict=True):
+            row["id"] = incident_id
+        rows = [rows[i] for i in spatial_order([(r["lon"], r["lat"]) for r in rows])]
         for start in range(0, len(rows), STATEMENT_POINTS):
             chunk = rows[start : start + STATEMENT_POINTS]
             records = lookup(conn, [(r["lon"], r["lat"]) for r in chunk], LookupOptions(nearest_m=policy.nearest_m))
@@ -130,12 +134,12 @@ _EVENT = {"incident_id": "int8", "at": "timestamptz", "action": "text", "from_st
 
 
 def _insert(conn: psycopg.Connection, who: Principal, fresh: list[tuple[dict, dict]], categories, calendar) -> None:
-    """Write each (row, lookup record) as a case with its one report and its import event: three statements
-    for the whole batch. The live report's extra checks (nearest subdistrict, grid boundary) cost a query
-    each: not for history."""
-    ids = reserve_ids(conn, "incident", len(fresh))
+    """Write each (row with its reserved id, lookup record) as a case with its one report and its import
+    event: three statements for the whole batch. The live report's extra checks (nearest subdistrict, grid
+    boundary) cost a query each: not for history."""
     incidents, reports, events = [], [], []
-    for incident_id, (row, record) in zip(ids, fresh, strict=True):
+    for row, record in fresh:
+        incident_id = row["id"]
         route, category = route_from_record(record), categories[row["category"]]
         received: datetime = row["reported"]
         state = "closed" if row["closed_flag"] else "received"
