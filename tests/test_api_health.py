@@ -41,3 +41,16 @@ def test_pages_load_nothing_from_the_internet(live_api: httpx.Client):
             assert live_api.get(asset).status_code == 200, asset
     assert "validatorUrl" in live_api.get("/docs").text  # the Swagger badge would call validator.swagger.io
     assert live_api.get("/openapi.json").json()["paths"]["/health"]
+
+
+def test_health_says_busy_not_unreachable_when_every_connection_is_taken(demo_db_shared: str):
+    settings = Settings(database_url=demo_db_shared, pool_min_size=1, pool_max_size=1, pool_timeout_s=1)
+    with LiveServer(settings) as server:
+        assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+        pool = server.server.config.app.state.pool  # the app's own pool: hold its only connection
+        with pool.connection():
+            r = httpx.get(server.url + "/health", timeout=10)
+        assert r.status_code == 503 and r.headers["retry-after"]
+        assert r.json()["status"] == "busy"
+        assert r.json()["database"]["reachable"] is True
+        assert httpx.get(server.url + "/health", timeout=10).status_code == 200

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -120,3 +122,39 @@ def test_acknowledged_writes_survive_a_killed_database(cluster, tmp_path):
     names = [name for name, _ in rows]
     assert len(names) == len(set(names)), "a retried create was written twice"
     assert dict(rows) == acknowledged
+
+
+def test_gridmap_db_start_after_a_crash_brings_the_running_app_back(tmp_path):
+    """The app found the embedded cluster by its data directory (no GRIDMAP_DATABASE_URL). After a SIGKILL,
+    `gridmap db start` restarts it on the port it had, so the app's pool reconnects: /health is 200 again
+    within 5 s of the restart, without restarting the app."""
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "GRIDMAP_DATA_DIR": str(data_dir)}
+    env.pop("GRIDMAP_DATABASE_URL", None)
+    gridmap = [sys.executable, "-m", "gridmap.cli"]
+    started = subprocess.run([*gridmap, "db", "start"], env=env, capture_output=True, text=True, check=True)
+    subprocess.run([*gridmap, "db", "migrate"], env=env, capture_output=True, text=True, check=True)
+    cluster_ = EmbeddedCluster(data_dir / "pg")
+    try:
+        settings = Settings(data_dir=data_dir, rate_limit_anonymous=0, pool_timeout_s=1, escalate_every_s=0)
+        with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+            assert client.get("/health").status_code == 200
+            _kill(cluster_)
+            deadline = time.monotonic() + 15
+            while client.get("/health").status_code != 503:
+                assert time.monotonic() < deadline, "the killed database was never noticed"
+                time.sleep(0.2)
+            deadline = time.monotonic() + 30
+            while True:  # until the killed server's backends have gone and its shared memory is free
+                again = subprocess.run([*gridmap, "db", "start"], env=env, capture_output=True, text=True)
+                if again.returncode == 0:
+                    break
+                assert time.monotonic() < deadline, again.stderr
+                time.sleep(0.5)
+            assert again.stdout.strip() == started.stdout.strip(), "restarted on another port"
+            restarted = time.monotonic()
+            while client.get("/health").status_code != 200:
+                assert time.monotonic() - restarted < 5, "the app did not reconnect within 5 s"
+                time.sleep(0.1)
+    finally:
+        cluster_.destroy()

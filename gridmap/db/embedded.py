@@ -77,6 +77,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _port_is_free(port: int) -> bool:
+    """Whether PostgreSQL could listen on ``port``: it binds with SO_REUSEADDR, so connections left in
+    TIME_WAIT by a crashed server do not count as taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 @dataclass(frozen=True)
 class Status:
     """What ``status`` found: whether the cluster exists, runs, and on which port."""
@@ -99,6 +111,9 @@ class EmbeddedCluster:
         self.directory = Path(directory).absolute()
         self.pgdata = self.directory / "data"
         self.logfile = self.directory / "server.log"
+        # The port of the first start, kept so a restart (after a crash, say) comes back where the running
+        # app's pool is still connecting to, and the app recovers without a restart of its own.
+        self.portfile = self.directory / "port"
         self._bindir: Path | None = None
 
     @property
@@ -157,14 +172,33 @@ class EmbeddedCluster:
         )
         return True
 
+    def recorded_port(self) -> int | None:
+        """The port this cluster was last started on, or None before its first start."""
+        try:
+            text = self.portfile.read_text().strip()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+    def _choose_port(self, port: int | None) -> int:
+        """The port given, else the recorded one when nothing else listens there, else a free one."""
+        if port:
+            return port
+        recorded = self.recorded_port()
+        if recorded and _port_is_free(recorded):
+            return recorded
+        return free_port()
+
     def start(self, port: int | None = None) -> Status:
-        """Start the server on 127.0.0.1 (a free port unless given) and create the database."""
+        """Start the server on 127.0.0.1 and create the database. The port is ``port`` if given, else the
+        one of the previous start (recorded under the cluster directory) while it is free, else a free one;
+        the port used is recorded for the next start."""
         self.init()
         current = self.status()
         if current.running:
             return current
         self._prepare_directory()
-        port = port or free_port()
+        port = self._choose_port(port)
         options = (
             f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{self.directory}' "
             "-c fsync=on -c synchronous_commit=on"
@@ -188,6 +222,7 @@ class EmbeddedCluster:
         if not status.running:
             raise EmbeddedDatabaseError(f"PostgreSQL did not start; see {self.logfile}")
         self._create_database(status.port or port)
+        self.portfile.write_text(f"{status.port or port}\n")
         return Status(True, True, status.port or port)
 
     def _create_database(self, port: int) -> None:
