@@ -6,7 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.limits import AnonymousRateLimit, BodySizeLimit
 from api.request_id import RequestId
+from api.text_guard import refuse_unsafe_text
 from api.routes import (
     area_query,
     areas,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,  # the stock page loads Swagger UI from a CDN; ours serves the vendored copy
         redoc_url=None,
+        dependencies=[Depends(refuse_unsafe_text)],  # one text rule for every route's input
     )
     app.state.settings = settings
     app.state.calendar = calendar_from_settings(settings)

@@ -107,6 +107,13 @@ def install(app: FastAPI) -> None:
         message = "the query took longer than the statement timeout; ask for less (a smaller batch or area)"
         return _respond(request, error_body("timeout", message), 503, {"Retry-After": RETRY_AFTER_S})
 
+    @app.exception_handler(psycopg.DataError)
+    async def unstorable_value(request: Request, exc: psycopg.DataError) -> Response:
+        # A backstop behind the input rules: a value the database cannot hold (a number out of its range,
+        # text it refuses) is the caller's input, so a 422 and a rolled-back transaction, never a 500.
+        detail = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+        return _respond(request, error_body("invalid_input", f"a value cannot be stored: {detail}"), 422)
+
     @app.exception_handler(psycopg.OperationalError)
     async def database_down(request: Request, exc: psycopg.OperationalError) -> Response:
         message = "the database connection failed; retry shortly"

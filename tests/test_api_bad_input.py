@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import math
+from urllib.parse import quote
 
+import httpx
+import psycopg
 import pytest
 
 from tests.access_setup import box, table_digest
 
 DEEP = "[" * 5000 + "]" * 5000
+
+
+def incident_digest(url: str) -> tuple:
+    """A fingerprint of what an incident write could change: cases, reports, events, categories."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM incident), (SELECT count(*) FROM incident_report),"
+            " (SELECT count(*) FROM incident_event), (SELECT md5(string_agg(c::text, ',' ORDER BY code))"
+            " FROM incident_category c), (SELECT count(*) FROM user_session)"
+        ).fetchone()
 
 
 def corpus(own) -> list[tuple]:
@@ -27,6 +40,9 @@ def corpus(own) -> list[tuple]:
 
     def geometry(coordinates, gtype="Polygon", **extra) -> dict:
         return area_body(geometry={"type": gtype, "coordinates": coordinates, **extra})
+
+    def incident(**overrides) -> dict:
+        return {"category": "streetlight", "description": "路灯不亮", "lon": X, "lat": Y} | overrides
 
     def bad_number(word: str) -> str:
         return json.dumps(area_body()).replace(json.dumps(X + 0.0001), word, 1)
@@ -91,6 +107,34 @@ def corpus(own) -> list[tuple]:
          "area_id"),
         ("empty edit", "PATCH", f"/api/v1/areas/{micro}", {}, {"If-Match": '"1"'}, 422, "nothing to change"),
         ("bad Idempotency-Key", "POST", "/api/v1/areas", area_body(), {"Idempotency-Key": "a b"}, 422, "Idempotency-Key"),
+        ("control character in name", "POST", "/api/v1/areas", area_body(name="坏\x01名"), {}, 422, "U+0001"),
+        ("right-to-left override in name", "POST", "/api/v1/areas", area_body(name="网格\u202egpj.exe"), {}, 422, "U+202E"),
+        ("NUL in a key of attrs", "POST", "/api/v1/areas", area_body(attrs={"k\x00": "v"}), {}, 422, "NUL"),
+        ("NUL in building name", "PATCH", f"/api/v1/buildings/{building}", {"name": "楼\x00"}, {"If-Match": '"1"'}, 422,
+         "name"),
+        ("NUL in incident description", "POST", "/api/v1/incidents", incident(description="灯\x00不亮"), {}, 422,
+         "description"),
+        ("NUL in incident category", "POST", "/api/v1/incidents", incident(category="street\x00light"), {}, 422,
+         "category"),
+        ("NUL in reporter name", "POST", "/api/v1/incidents", incident(reporter={"name": "张\x00"}), {}, 422,
+         "reporter.name"),
+        ("NUL in external id", "POST", "/api/v1/incidents", incident(external_id="x\x00"), {}, 422, "external_id"),
+        ("NUL in address", "POST", "/api/v1/incidents", incident(address="民乐\x00", lon=None, lat=None), {}, 422,
+         "address"),
+        ("NUL in a photo url", "POST", "/api/v1/incidents", incident(photo_urls=["http://x/\x00"]), {}, 422,
+         "photo_urls[0]"),
+        ("NUL in a lookup id", "POST", "/api/v1/lookup", [{"id": "p\x00", "lon": X, "lat": Y}], {}, 422, "[0].id"),
+        ("NUL in a login name", "POST", "/api/v1/auth/login", {"username": "a\x00", "password": "x" * 12}, {}, 422,
+         "username"),
+        ("NUL in a category name", "PUT", "/api/v1/incident-categories/streetlight",
+         {"name": "a\x00", "name_zh": "路灯", "deadline_minutes": {"dispatch": 1, "accept": 1, "handle": 1, "verify": 1}},
+         {}, 422, "name"),
+        ("NUL in a query parameter", "GET", "/api/v1/areas?code=44%00", None, {}, 422, "code"),
+        ("NUL in a path segment", "GET", "/api/v1/code/4403%00", None, {}, 422, "code"),
+        ("offset past 2^63", "GET", f"/api/v1/areas?offset={2**63}", None, {}, 422, "offset"),
+        ("children offset past 2^63", "GET", f"/api/v1/areas/{micro}/children?offset={2**63}", None, {}, 422, "offset"),
+        ("incidents offset past 2^63", "GET", f"/api/v1/incidents?offset={2**63}", None, {}, 422, "offset"),
+        ("id past 2^63", "GET", f"/api/v1/incidents/{2**63}", None, {}, 422, "incident_id"),
     ]  # fmt: skip
 
 
@@ -104,14 +148,20 @@ def test_every_bad_input_gets_a_4xx_naming_the_defect_and_changes_nothing(api):
     client, url, token, own = api
     cases = corpus(own)
     assert len(cases) >= 30 and len({c[0] for c in cases}) == len(cases)
-    before = table_digest(url)
+    before, incidents_before = table_digest(url), incident_digest(url)
     failures = []
     for name, method, path, body, headers, status, words in cases:
-        content = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode()
-        response = client.request(
-            method, path, content=content,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers},
-        )  # fmt: skip
+        content = (
+            b"" if body is None else (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode()
+        )
+        try:
+            response = client.request(
+                method, path, content=content,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers},
+            )  # fmt: skip
+        except httpx.TransportError as exc:  # a server error can drop the connection before any answer
+            failures.append(f"{name}: no answer ({exc!r})")
+            continue
         text = response.text
         try:
             error = response.json()["error"]
@@ -123,6 +173,7 @@ def test_every_bad_input_gets_a_4xx_naming_the_defect_and_changes_nothing(api):
             failures.append(f"{name}: {response.status_code} {said[:200]!r} (want {status} naming {words!r})")
     assert not failures, "\n".join(failures)
     assert table_digest(url) == before
+    assert incident_digest(url) == incidents_before
 
 
 def test_a_good_body_passes_so_the_corpus_is_not_refused_wholesale(api):
@@ -133,3 +184,88 @@ def test_a_good_body_passes_so_the_corpus_is_not_refused_wholesale(api):
     response = client.post("/api/v1/areas", json=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 201, response.text
     assert table_digest(url) != before
+
+
+PATH_DEFAULTS = {"fmt": "json", "kind": "density", "collection_id": "microgrids", "layer": "microgrids"}
+PROBES = {"NUL": "a\x00b", "U+0001": "a\x01b", "U+202E": "a\u202eb"}
+
+
+def _operations(client: httpx.Client) -> list[tuple[str, str, dict]]:
+    spec = client.get("/openapi.json").json()
+    return [(method.upper(), path, op) for path, ops in spec["paths"].items() for method, op in ops.items()]
+
+
+def _types(schema: dict) -> set[str]:
+    return {schema.get("type")} | {s.get("type") for s in schema.get("anyOf", [])}
+
+
+def _maximum(schema: dict) -> int | None:
+    found = [s["maximum"] for s in (schema, *schema.get("anyOf", [])) if "maximum" in s]
+    return found[0] if found else None
+
+
+def _fill(path: str, op: dict, name: str | None = None, value: str | None = None) -> str:
+    """``path`` with every path parameter filled (``name`` with ``value``, the others with a harmless
+    default), URL-encoded."""
+    for param in op.get("parameters", []):
+        if param["in"] != "path":
+            continue
+        fill = value if param["name"] == name else PATH_DEFAULTS.get(param["name"], "1")
+        path = path.replace("{" + param["name"] + "}", quote(fill, safe=""))
+    return path
+
+
+def _said(response: httpx.Response) -> str:
+    body = response.json()
+    if isinstance(body, list):  # Open311's error list
+        return " ".join(e.get("description", "") for e in body)
+    return f"{body['error'].get('field', '')} {body['error']['message']}"
+
+
+def test_every_integer_parameter_has_an_upper_bound(api):
+    client, *_ = api
+    unbounded = [
+        f"{method} {path} {param['name']}"
+        for method, path, op in _operations(client)
+        for param in op.get("parameters", [])
+        if "integer" in _types(param["schema"]) and (_maximum(param["schema"]) or 2**63) > 2**63 - 1
+    ]
+    assert not unbounded, unbounded
+
+
+def test_control_characters_and_huge_integers_in_every_parameter_get_a_4xx_naming_it(api):
+    """Every query and path parameter of every operation, given NUL, a control character or a bidi
+    override (strings) or 2^63 (integers): a 4xx that names the parameter, never a 5xx, nothing changed."""
+    client, url, token, _ = api
+    before, incidents_before = table_digest(url), incident_digest(url)
+    failures, probes = [], 0
+    for method, path, op in _operations(client):
+        for param in op.get("parameters", []):
+            if param["in"] not in ("query", "path"):
+                continue
+            kinds = _types(param["schema"])
+            values = dict(PROBES) if "string" in kinds else {}
+            if "integer" in kinds:
+                values["2^63"] = str(2**63)
+            for label, value in values.items():
+                if param["in"] == "path":
+                    target, params = _fill(path, op, param["name"], value), None
+                else:
+                    target, params = _fill(path, op), {param["name"]: value}
+                probes += 1
+                try:
+                    response = client.request(
+                        method, target, params=params, headers={"Authorization": f"Bearer {token}"}
+                    )
+                except httpx.TransportError as exc:
+                    failures.append(f"{method} {path} {param['name']}={label}: no answer ({exc!r})")
+                    continue
+                ok = 400 <= response.status_code < 500 and response.status_code not in (401, 403)
+                if not ok or (label in PROBES and param["name"] not in _said(response)):
+                    failures.append(
+                        f"{method} {path} {param['name']}={label}: {response.status_code} {response.text[:160]}"
+                    )
+    assert probes > 100
+    assert not failures, f"{len(failures)} of {probes}:\n" + "\n".join(failures)
+    assert table_digest(url) == before
+    assert incident_digest(url) == incidents_before

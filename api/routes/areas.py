@@ -46,7 +46,7 @@ router = APIRouter(
 Crs = Annotated[str, Query(description="CRS of the output coordinates (and of bbox): wgs84, gcj02 or bd09.")]
 At = Annotated[str | None, Query(description="ISO-8601 instant: the versions valid then. Default now.")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="Features to skip.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip.")]
 AreaId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Area id (stable across versions).")]
 
 GEOJSON = "application/geo+json"

@@ -10,10 +10,12 @@ from datetime import datetime
 
 import psycopg
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from gridmap.access import Principal, require
 from gridmap.errors import InvalidInput
 from gridmap.incidents.workflow import CLOSED_STATES, LEVEL_ORDER, OPEN_STATES
+from gridmap.text import csv_cell, looks_like_formula, spreadsheet_text
 
 COLUMNS = (
     "area_id", "code", "name", "received", "closed", "closure_rate", "closed_on_time", "on_time_rate",
@@ -126,8 +128,19 @@ def to_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({c: csv_cell(row[c]) for c in COLUMNS} for row in rows)
     return buffer.getvalue()
+
+
+def _xlsx_cell(sheet, value):
+    """Text as a typed string cell: openpyxl would otherwise write text starting with ``=`` as a live
+    formula; formula-like text also gets Excel's quote prefix, so it reads as text when edited."""
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, spreadsheet_text(value))
+    cell.data_type = "s"
+    cell.quotePrefix = looks_like_formula(cell.value)
+    return cell
 
 
 def to_xlsx(rows: list[dict]) -> bytes:
@@ -136,7 +149,7 @@ def to_xlsx(rows: list[dict]) -> bytes:
     sheet = book.create_sheet("incidents")
     sheet.append(list(COLUMNS))
     for row in rows:
-        sheet.append([row[c] for c in COLUMNS])
+        sheet.append([_xlsx_cell(sheet, row[c]) for c in COLUMNS])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -6,6 +6,7 @@ import json
 import math
 
 from gridmap.errors import InvalidInput
+from gridmap.text import check_tree, describe, unsafe_character
 
 
 class BadValue(ValueError):
@@ -13,12 +14,13 @@ class BadValue(ValueError):
 
 
 def text(value, column: str, required: bool = False, max_len: int = 200) -> str | None:
-    """A trimmed string, None when blank; refuses NUL bytes and overlong text."""
+    """A trimmed string, None when blank; refuses the characters gridmap.text refuses and overlong text."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         value = ""
     s = str(value).strip()
-    if "\x00" in s:
-        raise BadValue(f"{column} contains a NUL byte")
+    char = unsafe_character(s)
+    if char is not None:
+        raise BadValue(f"{column} contains {describe(char)}")
     if len(s) > max_len:
         raise BadValue(f"{column} is longer than {max_len} characters")
     if not s:
@@ -66,14 +68,17 @@ def code_list(value, column: str) -> list[str]:
 
 
 def attrs(value, column: str = "attrs", max_bytes: int = 16_384) -> dict:
-    """A JSON object of free attributes: no NUL anywhere (PostgreSQL's jsonb refuses it), bounded size."""
+    """A JSON object of free attributes: no refused character anywhere (gridmap.text; PostgreSQL's jsonb
+    refuses NUL), bounded size."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise BadValue(f"{column} must be a JSON object")
+    try:
+        check_tree(value, column)
+    except InvalidInput as exc:
+        raise BadValue(str(exc)) from None
     encoded = json.dumps(value, ensure_ascii=True, allow_nan=False, default=str)
-    if "\\u0000" in encoded:
-        raise BadValue(f"{column} contains a NUL byte")
     if len(encoded) > max_bytes:
         raise BadValue(f"{column} is larger than {max_bytes} bytes")
     return value
