@@ -7,14 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import errors
 from api.limits import AnonymousRateLimit, BodySizeLimit
 from api.request_id import RequestId
-from api.text_guard import refuse_unsafe_text
 from api.routes import (
     area_query,
     areas,
@@ -33,14 +32,21 @@ from api.routes import (
     partition,
     tiles,
 )
+from api.security_headers import SecurityHeaders
+from api.text_guard import refuse_unsafe_text
 from gridmap import __version__
 from gridmap.db.connect import check_startup, database_url, make_pool
 from gridmap.incidents.calendar import calendar_from_settings
 from gridmap.incidents.escalation import escalate_periodically
 from gridmap.incidents.routing import policy_from_settings
 from gridmap.settings import Settings
+from gridmap.throttle import LoginGuard
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# How every server of this app runs uvicorn (`gridmap serve`, the tests' LiveServer). The app settles the
+# client address itself, trusting only GRIDMAP_TRUSTED_PROXIES; uvicorn's own proxy handling would trust
+# 127.0.0.1 by default and rewrite the address before the app sees the real peer.
+UVICORN_OPTIONS = {"proxy_headers": False}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.calendar = calendar_from_settings(settings)
     app.state.policy = policy_from_settings(settings)
+    app.state.login_guard = LoginGuard.from_settings(settings)
     errors.install(app)
     # Added last = runs first: the request id exists before a limit can refuse the request.
     app.add_middleware(
@@ -89,7 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
+    # Before the limits: X-Forwarded-For and -Proto count only from a trusted proxy (none by default).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_networks)
     app.add_middleware(RequestId)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, refusals included, gets the headers
     routers = (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311)
     for module in (*routers, partition, drafts, coverage, tiles, ogc, maps):
         app.include_router(module.router)
@@ -108,14 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(static_dir / "dispatch" / "index.html")
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url,
-            title="gridmap API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None},  # else it loads a badge from validator.swagger.io
-        )
+    def docs() -> FileResponse:
+        # Our own page: FastAPI's starts Swagger UI with an inline script, which the CSP refuses.
+        return FileResponse(static_dir / "docs" / "index.html")
 
     return app

@@ -12,9 +12,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from psycopg_pool import PoolTimeout
 
+from api.sessions import credentials
 from gridmap.access import ANONYMOUS, Principal, require
 from gridmap.accounts import principal_for_token
-from gridmap.errors import DatabaseUnavailable, InvalidInput, Unauthenticated
+from gridmap.errors import DatabaseUnavailable, InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.routing import Policy
 from gridmap.partition import Band
@@ -88,14 +89,11 @@ Now = Annotated[datetime, Depends(_now)]
 
 
 def _principal(request: Request, conn: Conn, settings: SettingsDep) -> Principal:
-    """The caller behind ``Authorization: Bearer <token>`` (a session or an API key), else anonymous."""
-    header = request.headers.get("authorization")
-    if not header:
-        return ANONYMOUS
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("Authorization must be 'Bearer <token>' (a session token or an API key)")
-    return principal_for_token(conn, settings.secret_key.get_secret_value(), token.strip())
+    """The caller behind ``Authorization: Bearer <token>`` (a session or an API key) or behind the staff
+    pages' session cookie (a write must then carry the CSRF header: ``api.sessions``), else anonymous."""
+    secret = settings.secret_key.get_secret_value()
+    token = credentials(request, secret)
+    return ANONYMOUS if token is None else principal_for_token(conn, secret, token)
 
 
 Who = Annotated[Principal, Depends(_principal)]

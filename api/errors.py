@@ -10,12 +10,15 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gridmap.errors import (
+    Busy,
     DatabaseUnavailable,
     Forbidden,
     GridmapError,
     InvalidInput,
     NotFound,
     PreconditionRequired,
+    RateLimited,
+    RetryLater,
     StateConflict,
     Unauthenticated,
     UnsafeDatabase,
@@ -33,7 +36,9 @@ STATUS: dict[type[GridmapError], int] = {
     StateConflict: 409,
     UnsupportedMedia: 415,
     PreconditionRequired: 428,
+    RateLimited: 429,
     DatabaseUnavailable: 503,
+    Busy: 503,
     UnsafeDatabase: 503,
 }
 RETRY_AFTER_S = "5"
@@ -85,7 +90,8 @@ def install(app: FastAPI) -> None:
         if getattr(exc, "findings", None):
             extra["findings"] = exc.findings
         body = error_body(exc.code, str(exc), getattr(exc, "field", None), **extra)
-        return _respond(request, body, status, _headers(status))
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, RetryLater) else _headers(status)
+        return _respond(request, body, status, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

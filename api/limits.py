@@ -1,4 +1,5 @@
-"""Limits in front of the app: body size (FastAPI sets none) and a rate limit for anonymous callers."""
+"""Limits in front of the app: body size (FastAPI sets none) and a rate limit for anonymous callers and
+failed credentials, counted per client address."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections import deque
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
+from api.sessions import has_session_cookie
 
 
 class BodyTooLarge(Exception):
@@ -79,8 +81,21 @@ async def _send_error(send: Send, status: int, code: str, message: str, headers:
     await send({"type": "http.response.body", "body": body})
 
 
+def client_address(scope: Scope) -> str:
+    """The address a request counts against: its peer, or the client a trusted proxy names. The app's
+    ProxyHeadersMiddleware (GRIDMAP_TRUSTED_PROXIES) has put it in ``scope["client"]`` by the time any
+    limit or route asks; "?" when the server knows no peer (a Unix socket)."""
+    return (scope.get("client") or ("?", 0))[0]
+
+
+def _carries_credentials(scope: Scope) -> bool:
+    """Whether the request sends credentials, valid or not: the staff pages sign in by cookie, API
+    clients by header."""
+    return any(name == b"authorization" for name, _ in scope.get("headers", ())) or has_session_cookie(scope)
+
+
 class _Window:
-    """Sliding-window counters per client IP."""
+    """Sliding-window counters per client address."""
 
     def __init__(self, limit: int, window_s: float):
         self.limit, self.window_s = limit, window_s
@@ -106,11 +121,17 @@ class _Window:
 
 
 class AnonymousRateLimit:
-    """At most ``limit`` requests per ``window_s`` seconds per client IP without credentials (429 with
-    Retry-After beyond). Signed-in callers are accountable and not counted, but credentials that fail
-    (a 401 answer) count against their IP in a window of their own, so sending a made-up token neither
-    escapes the limit nor allows unlimited guessing. /health and /static are exempt. Counts are per
-    server process."""
+    """At most ``limit`` requests per ``window_s`` seconds per client address without credentials (429
+    with Retry-After beyond). Signed-in callers are accountable and not counted, but credentials that fail
+    (a 401 answer) count against their address in a window of their own, so sending a made-up token
+    does not escape the limit. Once that window is full, further failing credentials get 429 instead of
+    401, while valid ones from the same address still get through: the credential is checked first (one
+    digest lookup, cheap), and only its failure is refused, so a flood of made-up tokens cannot lock out
+    a valid key behind the same address. /health and /static are exempt.
+
+    Counts are per server process: with N workers an address gets up to N times the limit. That bounds
+    load, which is its purpose: tokens are 256 random bits, beyond guessing at any rate, and passwords
+    are throttled per account and address in the database (gridmap.throttle), shared by all workers."""
 
     EXEMPT = ("/health", "/static/")
 
@@ -124,23 +145,31 @@ class AnonymousRateLimit:
         if scope["type"] != "http" or not self.limit or scope["path"].startswith(self.EXEMPT):
             await self.app(scope, receive, send)
             return
-        client = (scope.get("client") or ("?", 0))[0]
-        signed = any(name == b"authorization" for name, _ in scope.get("headers", ()))
-        window = self.failed if signed else self.anonymous
-        wait = window.wait_s(client)
-        if wait is not None:
-            what = "failed logins or tokens" if signed else "requests without credentials"
-            message = f"more than {self.limit} {what} in {window.window_s:g} s; retry later"
-            await _send_error(send, 429, "rate_limited", message, ((b"retry-after", str(wait).encode()),))
-            return
-        if not signed:
+        client = client_address(scope)
+        if not _carries_credentials(scope):
+            wait = self.anonymous.wait_s(client)
+            if wait is not None:
+                await self._refuse(send, "requests without credentials", wait)
+                return
             self.anonymous.add(client)
             await self.app(scope, receive, send)
             return
+        refused = False
 
-        async def count_failures(message: Message) -> None:
+        async def judge_failures(message: Message) -> None:
+            nonlocal refused
             if message["type"] == "http.response.start" and message["status"] == 401:
-                self.failed.add(client)
-            await send(message)
+                wait = self.failed.wait_s(client)
+                if wait is None:
+                    self.failed.add(client)
+                else:
+                    refused = True
+                    await self._refuse(send, "failed credentials", wait)
+            if not refused:
+                await send(message)  # once refused, the 401's body is dropped: the 429 went instead
 
-        await self.app(scope, receive, count_failures)
+        await self.app(scope, receive, judge_failures)
+
+    async def _refuse(self, send: Send, what: str, wait: int) -> None:
+        message = f"more than {self.limit} {what} in {self.anonymous.window_s:g} s from this address; retry later"
+        await _send_error(send, 429, "rate_limited", message, ((b"retry-after", str(wait).encode()),))

@@ -1,8 +1,10 @@
 """One dependency for every route: refuse text with control or bidirectional characters (gridmap.text)
-wherever it comes in (query, path, JSON or form body), with a 422 naming the field, before any handler
+wherever it comes in (query, path, JSON or URL-encoded form body), with a 422 naming the field, before any handler
 or database sees it."""
 
 from __future__ import annotations
+
+from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import Request
@@ -28,10 +30,8 @@ async def refuse_unsafe_text(request: Request) -> None:
             except orjson.JSONDecodeError:
                 return  # not JSON at all: the handler's own parsing answers that
             text.check_tree(parsed, "")
-    elif content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        await request.body()  # kept, so the handler can still read the body after the form is parsed
-        form = await request.form()
-        for name, value in form.multi_items():
-            if isinstance(value, str):
-                text.check_text(name, name)
-                text.check_text(value, name)
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        body = await request.body()  # kept by Starlette, so the handler reads the same bytes
+        for name, value in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True):
+            text.check_text(name, name)
+            text.check_text(value, name)

@@ -67,7 +67,8 @@ def tile_figures(conn: psycopg.Connection, lon: float, lat: float, zooms, fetch:
             ours = best(lambda addresses=addresses, layer=layer: [fetch(layer, *a) for a in addresses])
             bare = best(lambda addresses=addresses, level=level, layer=layer: [
                 conn.execute(bare_sql, {"z": a[0], "x": a[1], "y": a[2], "level": level, "layer": "comprehensive",
-                                        "name": layer}).fetchone() for a in addresses])  # fmt: skip
+                                        "name": layer, "jurisdiction": None}).fetchone()
+                for a in addresses])  # fmt: skip
             rows.append({"zoom": z, "layer": layer, "tiles": len(addresses), "kb": size / 1024,
                          "project_ms": ours * 1000, "bare_ms": bare * 1000, "ratio": ours / bare})  # fmt: skip
     return rows

@@ -3,7 +3,9 @@
 A jurisdiction is a set of area identities (subdistricts or communities). An object is inside it when
 its area path (the area and its ancestors) meets that set; an empty set means everywhere. Objects
 outside a caller's jurisdiction are reported exactly like objects that do not exist (404), so the
-write API never confirms what a caller may not touch."""
+write API never confirms what a caller may not touch; a write that would put an object outside it (a new
+case, a reroute, a moved footprint) is refused (422) before anything is written. Lists, maps, figures and
+the audit log apply the same rule in SQL through ``jurisdiction_ids``."""
 
 from __future__ import annotations
 
@@ -83,6 +85,22 @@ def in_jurisdiction(principal: Principal, area_path: list[int] | tuple[int, ...]
     if not principal.scope:
         return principal.role != "planner"  # a planner without a jurisdiction may edit nothing
     return not principal.scope.isdisjoint(area_path)
+
+
+def jurisdiction_ids(principal: Principal) -> list[int] | None:
+    """``in_jurisdiction`` for SQL: the area identities an object's area path must meet, or None for
+    everywhere. A query applies it as ``(%(jurisdiction)s::bigint[] IS NULL OR area_path &&
+    %(jurisdiction)s::bigint[])``; an empty list (a planner without a scope) matches nothing."""
+    if principal.scope:
+        return sorted(principal.scope)
+    return None if in_jurisdiction(principal, ()) else []
+
+
+def case_jurisdiction(principal: Principal) -> list[int] | None:
+    """``jurisdiction_ids`` for incidents: the areas whose cases ``principal`` may see or count, in the same
+    SQL form. A caller who may not read incidents (anonymous, intake) gets [], so counts on public maps,
+    tiles and collections are zero rather than another community's figures."""
+    return jurisdiction_ids(principal) if principal.can("incident.read") else []
 
 
 def check_jurisdiction(principal: Principal, area_path, what: str) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gridmap import audit
+from gridmap import audit, throttle
 from gridmap.access import ROLES, Principal
 from gridmap.errors import InvalidInput, NotFound, Unauthenticated
 
@@ -103,19 +104,35 @@ def disable_user(conn: psycopg.Connection, who: Principal, name: str) -> None:
 
 
 def login(
-    conn: psycopg.Connection, secret: str, name: str, password: str, hours: float
+    conn: psycopg.Connection,
+    secret: str,
+    name: str,
+    password: str,
+    hours: float,
+    *,
+    guard: throttle.LoginGuard | None = None,
+    address: str = "",
 ) -> tuple[str, datetime, Principal]:
     """Check a password and open a session; return its bearer token, expiry and the user. One vague
-    error for a wrong name, a wrong password or a disabled user, so the answer does not reveal which."""
-    row = conn.execute(
-        "SELECT id, password_hash, role, scope FROM app_user WHERE name = %s AND disabled_at IS NULL", (name,)
-    ).fetchone()
-    try:
-        _hasher.verify(row[1] if row else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        row = None
+    error for a wrong name, a wrong password or a disabled user, so the answer does not reveal which.
+
+    With ``guard`` (every login through the API has one) failed logins are throttled per account and per
+    client ``address`` (gridmap.throttle): while a wait lasts, RateLimited, even for the right password;
+    and the password check waits for one of the process's slots: Busy when none frees up soon."""
+    with guard.slots.slot() if guard else nullcontext():
+        if guard:
+            throttle.claim(conn, guard.policy, name, address)
+        row = conn.execute(
+            "SELECT id, password_hash, role, scope FROM app_user WHERE name = %s AND disabled_at IS NULL", (name,)
+        ).fetchone()
+        try:
+            _hasher.verify(row[1] if row else _DUMMY_HASH, password)
+        except (VerificationError, InvalidHashError):
+            row = None
     if row is None:
         raise Unauthenticated("wrong user name or password")
+    if guard:
+        throttle.forgive(conn, guard.policy, name, address)
     token = _new_token(SESSION_PREFIX)
     expires = datetime.now(UTC) + timedelta(hours=hours)
     with conn.transaction():

@@ -51,8 +51,11 @@ def entries(
     since: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    jurisdiction: list[int] | None = None,
 ) -> list[dict]:
-    """Audit entries, newest first, filtered by an area (itself or anything below it), actor and time."""
+    """Audit entries, newest first, filtered by an area (itself or anything below it), actor and time, and
+    limited to entries about objects inside ``jurisdiction`` (``access.jurisdiction_ids`` of the reader;
+    None: all). Entries about no area (accounts, keys, categories) lie inside an unlimited one only."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}; got {limit}", "limit")
     rows = conn.execute(
@@ -61,8 +64,16 @@ def entries(
         " WHERE (%(area)s::bigint IS NULL OR area_path @> ARRAY[%(area)s::bigint])"
         " AND (%(user)s::text IS NULL OR actor = %(user)s)"
         " AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
+        " AND (%(jurisdiction)s::bigint[] IS NULL OR area_path && %(jurisdiction)s::bigint[])"
         " ORDER BY at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s",
-        {"area": area_id, "user": user, "since": since, "limit": limit, "offset": max(offset, 0)},
+        {
+            "area": area_id,
+            "user": user,
+            "since": since,
+            "jurisdiction": jurisdiction,
+            "limit": limit,
+            "offset": max(offset, 0),
+        },  # fmt: skip
     ).fetchall()
     names = (
         "id", "at", "actor", "actor_kind", "role", "action", "object_type", "object_id", "object_code", "area_path",

@@ -370,6 +370,8 @@ def serve(
     """Serve the API and the static UI with uvicorn."""
     import uvicorn
 
+    from api.app import UVICORN_OPTIONS
+
     settings = Settings()
     with _errors():
         url = database_url(settings)
@@ -377,7 +379,9 @@ def serve(
     console.print(f"gridmap on http://{host}:{port}/  (API docs: /docs, health: /health)")
     # The app factory reads its settings from the environment; hand it the resolved URL.
     os.environ["GRIDMAP_DATABASE_URL"] = url
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info", **UVICORN_OPTIONS
+    )
 
 
 @app.command("run")

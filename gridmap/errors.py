@@ -98,3 +98,25 @@ class UnsafeDatabase(GridmapError):
     """The database is configured so that acknowledged writes could be lost."""
 
     code = "unsafe_database"
+
+
+class RetryLater(GridmapError):
+    """Refused for now; the same request may succeed after ``retry_after_s`` seconds."""
+
+    code = "retry_later"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(RetryLater):
+    """The caller tried too often (failed logins for an account or from an address)."""
+
+    code = "rate_limited"
+
+
+class Busy(RetryLater):
+    """The server is at its bound for this kind of work (password checks) right now."""
+
+    code = "busy"

@@ -14,7 +14,7 @@ import shapely
 from psycopg import sql as pgsql
 
 from gridmap import sql
-from gridmap.access import Principal, in_jurisdiction
+from gridmap.access import Principal, case_jurisdiction
 from gridmap.areas import AreaFilter, get_area, list_areas
 from gridmap.areas import parse_bbox as parse_area_bbox
 from gridmap.errors import InvalidInput, NotFound
@@ -132,9 +132,7 @@ def items(
             raise InvalidInput("datetime: buildings are not versioned in time", "datetime")
         return _page(conn, "features_buildings", {"bbox": list(bbox) if bbox else None, "limit": limit,
                                                   "offset": offset})  # fmt: skip
-    if not _sees_cases(who):
-        return [], 0
-    params = {"bbox": list(bbox) if bbox else None, "limit": limit, "offset": offset, "scope": _scope(who),
+    params = {"bbox": list(bbox) if bbox else None, "limit": limit, "offset": offset, "scope": case_jurisdiction(who),
               "start": when.start if when else None, "end": when.end if when else None}  # fmt: skip
     return _page(conn, "features_incidents", params)
 
@@ -149,20 +147,11 @@ def item(conn: psycopg.Connection, who: Principal, c: Collection, feature_id: st
             raise NotFound(f"no feature {feature_id!r} in {c.id}")
         return feature
     query = "features_buildings" if c.id == "buildings" else "features_incidents"
-    features, _ = _page(conn, query, {"bbox": None, "limit": 1, "offset": 0, "scope": _scope(who),
+    features, _ = _page(conn, query, {"bbox": None, "limit": 1, "offset": 0, "scope": case_jurisdiction(who),
                                       "id": int(feature_id)})  # fmt: skip
-    if not features or (c.id == "incidents" and not _sees_cases(who)):
+    if not features:
         raise NotFound(f"no feature {feature_id!r} in {c.id}")
     return features[0]
-
-
-def _scope(who: Principal) -> list[int] | None:
-    return sorted(who.scope) if who.scope else None
-
-
-def _sees_cases(who: Principal) -> bool:
-    """Cases are limited to the caller's jurisdiction; a planner without one sees none."""
-    return bool(who.scope) or in_jurisdiction(who, [])
 
 
 def _area_feature(feature: dict) -> dict:
@@ -178,8 +167,12 @@ def _page(conn: psycopg.Connection, query: str, params: dict) -> tuple[list[dict
     rows = conn.execute(sql.load(query), params).fetchall()
     matched = rows[0][-1] if rows else 0
     features = [
-        {"type": "Feature", "id": props["id"], "geometry": json.loads(shapely.to_geojson(shapely.from_wkb(wkb))),
-         "properties": props}  # fmt: skip
+        {
+            "type": "Feature",
+            "id": props["id"],
+            "geometry": json.loads(shapely.to_geojson(shapely.from_wkb(wkb))),
+            "properties": props,
+        }  # fmt: skip
         for props, wkb, _ in rows
     ]
     return features, matched

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "gridmap-development-secret-do-not-use-in-production"
@@ -72,6 +73,24 @@ class Settings(BaseSettings):
         default=100, ge=0, description="Requests per window per IP without credentials; 0 turns the limit off."
     )
     rate_limit_window_s: float = Field(default=180.0, gt=0)
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated IPs or CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed; empty: none, every peer is the client itself.",
+    )
+    login_free_failures: int = Field(
+        default=5, ge=1, description="Failed logins for one account before each further attempt must wait."
+    )
+    login_address_free_failures: int = Field(
+        default=20, ge=1, description="Failed logins from one client address before each further attempt must wait."
+    )
+    login_delay_base_s: float = Field(
+        default=1.0, gt=0, description="The first wait after the free failures; it doubles with each further one."
+    )
+    login_delay_max_s: float = Field(default=900.0, gt=0, description="The longest wait between login attempts.")
+    login_hash_concurrency: int = Field(
+        default=1, ge=1, description="Password checks (argon2) one server process runs at once."
+    )
 
     # Incidents
     work_days: str = Field(default="1-5", description="ISO weekdays with working hours: '1-5', '1,2,3,4,5,6'.")
@@ -95,6 +114,23 @@ class Settings(BaseSettings):
     escalate_every_s: float = Field(
         default=300.0, ge=0, description="How often the server escalates overdue cases; 0 = never."
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        # A typo must fail start-up, not silently trust nothing (or something else).
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[str]:
+        """GRIDMAP_TRUSTED_PROXIES as normalised CIDR networks (``10.0.0.1`` → ``10.0.0.1/32``)."""
+        items = filter(None, (part.strip() for part in self.trusted_proxies.split(",")))
+        return [str(ipaddress.ip_network(item, strict=False)) for item in items]
 
     @property
     def embedded_dir(self) -> Path:

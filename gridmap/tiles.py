@@ -37,10 +37,19 @@ def check_tile(layer: str, z: int, x: int, y: int) -> None:
             raise InvalidInput(f"{name} must be between 0 and {side - 1} at zoom {z}; got {value}", name)
 
 
-def tile(conn: psycopg.Connection, layer: str, z: int, x: int, y: int, grid_layer: str = DEFAULT_LAYER) -> bytes:
+def tile(
+    conn: psycopg.Connection,
+    layer: str,
+    z: int,
+    x: int,
+    y: int,
+    grid_layer: str = DEFAULT_LAYER,
+    jurisdiction: list[int] | None = None,
+) -> bytes:
     """The MVT bytes of one tile of ``layer`` (b"" when nothing is there or below the layer's zoom).
-    Area layers carry code, name, kind, version, households, micro-grids, incidents, open incidents;
-    buildings carry code, name, households, floors and their micro-grid."""
+    Area layers carry code, name, kind, version, households, micro-grids, incidents, open incidents
+    (counting only cases inside ``jurisdiction``: ``access.case_jurisdiction`` of the viewer, None for
+    all); buildings carry code, name, households, floors and their micro-grid."""
     check_tile(layer, z, x, y)
     level, min_zoom = LAYERS[layer]
     if z < min_zoom:
@@ -49,7 +58,8 @@ def tile(conn: psycopg.Connection, layer: str, z: int, x: int, y: int, grid_laye
         row = conn.execute(sql.load("tile_buildings"), {"z": z, "x": x, "y": y, "name": layer}).fetchone()
     else:
         check_layer(conn, grid_layer, allow_all=False)
-        params = {"z": z, "x": x, "y": y, "level": level, "layer": grid_layer, "name": layer}
+        params = {"z": z, "x": x, "y": y, "level": level, "layer": grid_layer, "name": layer,
+                  "jurisdiction": jurisdiction}  # fmt: skip
         row = conn.execute(sql.load("tile_areas"), params).fetchone()
     return bytes(row[0]) if row and row[0] else b""
 

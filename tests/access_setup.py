@@ -64,19 +64,24 @@ def communities(url: str) -> tuple[Side, Side]:
         return _side(conn, a), _side(conn, b)
 
 
+def add_principal(conn: psycopg.Connection, settings: Settings, name: str, role: str, scope: list[str],
+                  is_key: bool = False) -> str:  # fmt: skip
+    """Create an API key, or a user and log it in, with ``role`` and jurisdiction ``scope`` (community or
+    subdistrict codes, empty = everywhere); return its bearer token."""
+    secret = settings.secret_key.get_secret_value()
+    if is_key:
+        return accounts.add_key(conn, cli_principal(), secret, name, role, scope)
+    accounts.add_user(conn, cli_principal(), name, PASSWORD, role, scope)
+    return accounts.login(conn, secret, name, PASSWORD, 1)[0]
+
+
 def make_principals(url: str, jurisdiction: str, settings: Settings) -> dict[str, str]:
     """Create each principal of PRINCIPALS (planners scoped to ``jurisdiction``); return name → bearer token."""
-    secret = settings.secret_key.get_secret_value()
-    tokens = {}
     with psycopg.connect(url) as conn:
-        for name, (role, scoped, is_key) in PRINCIPALS.items():
-            scope = [jurisdiction] if scoped else []
-            if is_key:
-                tokens[name] = accounts.add_key(conn, cli_principal(), secret, name, role, scope)
-            else:
-                accounts.add_user(conn, cli_principal(), name, PASSWORD, role, scope)
-                tokens[name] = accounts.login(conn, secret, name, PASSWORD, 1)[0]
-    return tokens
+        return {
+            name: add_principal(conn, settings, name, role, [jurisdiction] if scoped else [], is_key)
+            for name, (role, scoped, is_key) in PRINCIPALS.items()
+        }
 
 
 def box(x: float, y: float, half: float = 0.00005) -> dict:

@@ -125,10 +125,12 @@ class LiveServer:
     """The real app under uvicorn on 127.0.0.1 in a background thread."""
 
     def __init__(self, settings: Settings):
-        from api.app import create_app
+        from api.app import UVICORN_OPTIONS, create_app
 
         self.port = free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", **UVICORN_OPTIONS
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

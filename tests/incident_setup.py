@@ -3,6 +3,8 @@ city (points well inside distinct micro-grids), and a digest of every incident t
 
 from __future__ import annotations
 
+import struct
+import zlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -71,3 +73,36 @@ def seed_incidents(url: str, rows: list[dict]) -> None:
     with psycopg.connect(url) as conn:
         report, _ = import_incidents(conn, frame, CALENDAR, POLICY, "Asia/Shanghai", commit=True)
     assert report.ok and report.created == len(rows), report.errors
+
+
+def auth(tokens: dict, who: str | None) -> dict:
+    """The Authorization header of principal ``who`` (none for None: anonymous)."""
+    return {"Authorization": f"Bearer {tokens[who]}"} if who else {}
+
+
+def body(lon, lat, **kw) -> dict:
+    """An intake body at (lon, lat): a sanitation report from WeChat with a reporter; ``kw`` overrides."""
+    return {"category": "sanitation", "description": "垃圾没人清", "channel": "wechat", "lon": lon, "lat": lat,
+            "reporter": {"name": "李四", "phone": "13912345678"}} | kw  # fmt: skip
+
+
+def post(client, tokens, who, payload, headers=None, **params):
+    """POST /api/v1/incidents as ``who``."""
+    return client.post("/api/v1/incidents", json=payload, params=params, headers=auth(tokens, who) | (headers or {}))
+
+
+def act(client, tokens, who, incident_id, action, **extra):
+    """POST an action on a case as ``who``."""
+    return client.post(f"/api/v1/incidents/{incident_id}/actions", json={"action": action} | extra,
+                       headers=auth(tokens, who))  # fmt: skip
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    """A real (tiny) PNG image."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")

@@ -182,6 +182,7 @@ def test_login_logout_and_disable(world):
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     relogin = client.post("/api/v1/auth/login", json={"username": "dispatcher", "password": PASSWORD})
     assert relogin.status_code == 401
+    client.cookies.clear()  # the logins left a (now dead) session cookie in this module's shared client
 
 
 def test_keys_from_the_command_line(world):

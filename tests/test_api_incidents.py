@@ -5,57 +5,29 @@ from __future__ import annotations
 
 import io
 import json
-import struct
-import zlib
 
 import psycopg
 import pytest
 from openpyxl import load_workbook
 
-from gridmap import accounts
-from gridmap.access import cli_principal
 from gridmap.coords import from_wgs84
 from gridmap.settings import Settings
-from tests.incident_setup import incident_digest, spots
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A real (tiny) PNG image."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+from tests.access_setup import add_principal
+from tests.incident_setup import act, auth, body, incident_digest, png, post, spots
 
 
 @pytest.fixture(scope="module")
 def api(access_api):
     """The access-control set-up plus a worker, an intake key and a dispatcher scoped to the own community."""
     client, url, tokens, own, foreign = access_api
-    secret = Settings().secret_key.get_secret_value()
+    settings = Settings()
     with psycopg.connect(url, autocommit=True) as conn:
         tokens = dict(tokens)
-        tokens["intake"] = accounts.add_key(conn, cli_principal(), secret, "wechat-bridge", "intake", [])
-        for name, role, scope in (("worker", "worker", []), ("local", "dispatcher", [own.community])):
-            accounts.add_user(conn, cli_principal(), name, "a long enough password", role, scope)
-            tokens[name] = accounts.login(conn, secret, name, "a long enough password", 1)[0]
+        tokens["intake"] = add_principal(conn, settings, "wechat-bridge", "intake", [], is_key=True)
+        tokens["worker"] = add_principal(conn, settings, "worker", "worker", [])
+        tokens["local"] = add_principal(conn, settings, "local", "dispatcher", [own.community])
         points = iter(spots(conn, 40))
     return client, url, tokens, own, foreign, points
-
-
-def auth(tokens, who):
-    return {"Authorization": f"Bearer {tokens[who]}"} if who else {}
-
-
-def body(lon, lat, **kw):
-    return {"category": "sanitation", "description": "垃圾没人清", "channel": "wechat", "lon": lon, "lat": lat,
-            "reporter": {"name": "李四", "phone": "13912345678"}} | kw  # fmt: skip
-
-
-def post(client, tokens, who, payload, headers=None, **params):
-    return client.post("/api/v1/incidents", json=payload, params=params, headers=auth(tokens, who) | (headers or {}))
 
 
 def spot_in(url, community_code):
@@ -95,6 +67,38 @@ def test_idempotent_retry_returns_the_same_case(api):
     assert other.status_code == 422 and incident_digest(url) == before
 
 
+def test_the_same_external_id_twice_is_one_case(api):
+    client, url, tokens, own, foreign, points = api
+    lon, lat, _ = next(points)
+    first = post(client, tokens, "intake", body(lon, lat, category="safety_hazard", external_id="12345-0001"))
+    assert first.status_code == 201, first.text
+    before = incident_digest(url)
+    for nearby in (0.0, 0.001):  # a channel's retry, also one that geocoded the address slightly differently
+        again = post(client, tokens, "intake", body(lon + nearby, lat, category="safety_hazard",
+                                                    external_id="12345-0001"))  # fmt: skip
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == first.json()["id"] and not again.json()["repeat"]
+        assert again.json()["report_token"] == first.json()["report_token"]
+    assert incident_digest(url) == before
+    other_channel = post(client, tokens, "intake", body(*next(points)[:2], category="safety_hazard",
+                                                        channel="hotline_12345", external_id="12345-0001"))  # fmt: skip
+    assert other_channel.status_code == 201 and other_channel.json()["id"] != first.json()["id"]
+
+
+def test_intake_gets_an_acknowledgement_not_the_case(api):
+    client, url, tokens, own, foreign, points = api
+    lon, lat, code = next(points)
+    case = post(client, tokens, "dispatcher", body(lon, lat, category="public_order", description="张三家有人打架"))
+    assert act(client, tokens, "dispatcher", case.json()["id"], "dispatch", note="内部：别透露").status_code == 200
+    joined = post(client, tokens, "intake", body(lon, lat, category="public_order"))
+    assert joined.status_code == 200, joined.text
+    ack = joined.json()
+    assert ack["id"] == case.json()["id"] and ack["repeat"] and ack["report_token"] and ack["state"] == "dispatched"
+    assert ack["owner"]["microgrid"]["code"] == code and joined.headers["ETag"] == f'"{ack["version"]}"'
+    assert not {"events", "report_list", "photos", "description", "assignee", "location"} & set(ack)
+    assert "张三" not in joined.text and "内部" not in joined.text and "李四" not in joined.text
+
+
 def test_gcj02_in_and_out(api):
     client, url, tokens, own, foreign, points = api
     lon, lat, code = next(points)
@@ -106,11 +110,6 @@ def test_gcj02_in_and_out(api):
     assert doc["location"]["crs"] == "gcj02" and abs(doc["location"]["lon"] - glon) < 1e-6
     wgs = client.get(f"/api/v1/incidents/{doc['id']}", headers=auth(tokens, "dispatcher")).json()
     assert abs(wgs["location"]["lon"] - lon) < 1e-6
-
-
-def act(client, tokens, who, incident_id, action, **extra):
-    return client.post(f"/api/v1/incidents/{incident_id}/actions", json={"action": action} | extra,
-                       headers=auth(tokens, who))  # fmt: skip
 
 
 def test_closed_loop_over_http(api):

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from gridmap.settings import Settings
+from tests.access_setup import add_principal
 from tests.conftest import LiveServer
 from tests.incident_setup import seed_incidents, spots
 
@@ -67,8 +68,11 @@ def test_properties_and_geometry_are_right(world):
     lon, lat, code = places[0]
     z = 16
     x, y = tile_of(lon, lat, z)
-    tile = api.get(f"/tiles/microgrids/{z}/{x}/{y}.mvt").content
-    features = mapbox_vector_tile.decode(tile)["microgrids"]["features"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        viewer = add_principal(conn, Settings(), "tile-viewer", "viewer", [], is_key=True)
+    tile = api.get(f"/tiles/microgrids/{z}/{x}/{y}.mvt", headers={"Authorization": f"Bearer {viewer}"})
+    assert tile.headers["cache-control"].startswith("private")
+    features = mapbox_vector_tile.decode(tile.content)["microgrids"]["features"]
     mine = next(f for f in features if f["properties"]["code"] == code)
     with psycopg.connect(url) as conn:
         households = conn.execute(
@@ -141,3 +145,28 @@ def test_bad_tile_addresses(world, path, status):
     api, _, _ = world
     r = api.get(path)
     assert r.status_code == status, r.text
+
+
+def test_incident_counts_in_tiles_follow_the_callers_jurisdiction(world):
+    """Anonymous callers and intake keys count no cases; a viewer scoped to another community counts none
+    of these; one scoped to their community counts them all."""
+    api, url, places = world
+    lon, lat, code = places[0]
+    x, y = tile_of(lon, lat, 16)
+    with psycopg.connect(url, autocommit=True) as conn:
+        own, other = [c for (c,) in conn.execute(
+            "SELECT code FROM area WHERE valid_to IS NULL AND level = 'community'"
+            " ORDER BY code <> left(%s, 12), code LIMIT 2", (code,))]  # fmt: skip
+        tokens = {
+            "intake": add_principal(conn, Settings(), "tile-intake", "intake", [], is_key=True),
+            "own": add_principal(conn, Settings(), "tile-own", "viewer", [own], is_key=True),
+            "other": add_principal(conn, Settings(), "tile-other", "viewer", [other], is_key=True),
+        }
+    seen = {}
+    for who in (None, *tokens):
+        headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
+        r = api.get(f"/tiles/microgrids/16/{x}/{y}.mvt", headers=headers)
+        assert r.status_code == 200, r.text
+        features = mapbox_vector_tile.decode(r.content)["microgrids"]["features"]
+        seen[who] = next(f["properties"]["incidents"] for f in features if f["properties"]["code"] == code)
+    assert seen == {None: 0, "intake": 0, "own": 3, "other": 0}

@@ -19,7 +19,7 @@ from gridmap.errors import InvalidInput
 from gridmap.maps.assets import VENDOR
 from gridmap.maps.render import MapOptions, render
 from gridmap.settings import Settings
-from tests.access_setup import make_principals
+from tests.access_setup import add_principal, make_principals
 from tests.conftest import LiveServer
 from tests.helpers import GRIDMAP_COMMAND
 from tests.map_setup import COMMUNITY, asset_urls, collections, heat_points, layer_names, microgrid_codes, prepare
@@ -184,3 +184,32 @@ def test_api_serves_maps_with_size_and_policy(city):
                                ({"area": COMMUNITY, "min": 60, "max": 50}, 422)):  # fmt: skip
             assert api.get("/maps/density.html", params=params).status_code == status, params
         assert api.get("/maps/heights.html", params={"area": COMMUNITY}).status_code == 422
+
+
+def test_incident_maps_follow_the_jurisdiction(city):
+    """A principal scoped to one community sees only that community's cases on the incident and overview
+    maps (counts and heat), whichever area it draws; anonymous pages carry no incident figures at all."""
+    url, _ = city
+    settings = Settings(database_url=url, rate_limit_anonymous=0)
+    with psycopg.connect(url, autocommit=True) as conn:
+        community_id, other = conn.execute(
+            "SELECT a.id, (SELECT code FROM area WHERE level = 'community' AND valid_to IS NULL AND code <> a.code"
+            " ORDER BY code LIMIT 1) FROM area a WHERE a.code = %s AND a.valid_to IS NULL",
+            (COMMUNITY,),
+        ).fetchone()
+        located = conn.execute(
+            "SELECT count(*) FROM incident WHERE geom IS NOT NULL AND %s = ANY(area_path)", (community_id,)
+        ).fetchone()[0]
+        tokens = {name: add_principal(conn, settings, name, "viewer", [scope], is_key=True)
+                  for name, scope in (("map_own", COMMUNITY), ("map_foreign", other))}  # fmt: skip
+    assert located == 3
+    with LiveServer(settings) as server, httpx.Client(base_url=server.url, timeout=60) as api:
+        for who, expected in (("map_own", located), ("map_foreign", 0)):
+            headers = {"Authorization": f"Bearer {tokens[who]}"}
+            for kind in ("incidents", "overview"):
+                r = api.get(f"/maps/{kind}.html", params={"area": COMMUNITY}, headers=headers)
+                assert r.status_code == 200, r.text
+                counts = [f["properties"]["incidents"] for f in _microgrid_layer(r.text)["features"]]
+                assert sum(counts) == expected and len(heat_points(r.text)) == expected, (who, kind)
+        anonymous = api.get("/maps/density.html", params={"area": COMMUNITY}).text
+        assert not any(f["properties"]["incidents"] for f in _microgrid_layer(anonymous)["features"])

@@ -26,7 +26,7 @@ from api.schemas.incidents import CategoryPut, IncidentAction, IncidentCreate
 from gridmap.areas import resolve_area
 from gridmap.idempotency import fingerprint, run_once
 from gridmap.incidents.actions import ActionInput, act
-from gridmap.incidents.cases import Queue, get_incident, list_incidents
+from gridmap.incidents.cases import Queue, get_incident, list_incidents, report_answer
 from gridmap.incidents.categories import list_categories, put_category, require_category
 from gridmap.incidents.intake import NewReport, intake
 from gridmap.incidents.photos import add_photo, photo_file
@@ -69,17 +69,23 @@ def create(
     """A report located by `lon`/`lat` (in `crs`), a `building` code or `address` text. It is routed to its
     micro-grid, grid, community, subdistrict, party cell and people (201), or joins an open case of the
     same category nearby as a repeat (200, `repeat: true`). A vague address waits in the needs-location
-    queue. With `Idempotency-Key` a repeated request returns the first answer (200) and creates nothing."""
+    queue. A location outside your jurisdiction is refused (422) and nothing is stored. With
+    `Idempotency-Key`, or an `external_id` already taken in on the same channel, a repeated request
+    returns the first case (200) and creates nothing. Callers that may not read cases (intake keys) get
+    an acknowledgement: the case id, state, version and who answers it, not its history."""
     crs = check_crs(crs)
     report = new_report(body, crs)
 
     def run() -> tuple[int, dict]:
         outcome = intake(conn, who, report, calendar, policy, now, request_id)
-        doc = get_incident(conn, who, outcome.incident_id, crs, now)
-        return (200 if outcome.repeat else 201), doc | {"repeat": outcome.repeat, "report_token": outcome.token}
+        doc = report_answer(conn, who, outcome.incident_id, crs, now)
+        status = 200 if outcome.repeat or outcome.replayed else 201
+        return status, doc | {"repeat": outcome.repeat, "report_token": outcome.token}
 
     if idempotency_key is None:
-        status, doc = run()
+        # The answer is read in the write's transaction: a write never commits without its answer.
+        with conn.transaction():
+            status, doc = run()
         return _case_response(doc, status)
     request = fingerprint("POST /incidents", body.model_dump(mode="json"), crs)
     status, doc, replayed = run_once(conn, f"{who.kind}:{who.name}", idempotency_key, request, run)
@@ -142,8 +148,9 @@ def action(
     is 403. `If-Match` is optional here: the state machine already refuses a second identical action."""
     lon, lat = optional_point_to_wgs84(body.lon, body.lat, check_crs(crs))
     given = ActionInput(**body.model_dump(exclude={"lon", "lat"}), lon=lon, lat=lat)
-    result = act(conn, who, incident_id, given, if_match, calendar, policy, now, request_id)
-    doc = get_incident(conn, who, incident_id, check_crs(crs), now)
+    with conn.transaction():  # as for intake: the action commits only with its answer
+        result = act(conn, who, incident_id, given, if_match, calendar, policy, now, request_id)
+        doc = get_incident(conn, who, incident_id, check_crs(crs), now)
     return JSONResponse(doc | {"result": result}, headers=etag(doc["version"]))
 
 

@@ -5,30 +5,27 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import BandDep, Conn, SettingsDep, Who, reject_unknown_query, require_reader
-from gridmap.access import require
+from api.security_headers import allow
+from gridmap.access import jurisdiction_ids, require
 from gridmap.maps.render import KINDS, MapOptions, render
 from gridmap.points import parse_at
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)])
 
 
-def _policy(tiles_url: str | None) -> str:
-    """A Content-Security-Policy that lets the page load nothing but this server (and the configured
-    base map's host): the browser itself enforces that maps stay offline."""
-    images = "'self' data: blob:"
-    if tiles_url:
-        parts = urlsplit(tiles_url)
-        images += f" {parts.scheme}://{parts.netloc.replace('{s}', '*')}"  # {s}.tile.example → *.tile.example
-    return (f"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-            f"img-src {images}; connect-src 'self'")  # fmt: skip
+def _tiles_origin(tiles_url: str) -> str:
+    """The image source of a base map's tile URL: {s}.tile.example → *.tile.example."""
+    parts = urlsplit(tiles_url)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
 
 
 @router.get("/maps/{kind}.html", response_class=HTMLResponse, summary="A rendered map of an area")
 def map_page(
+    request: Request,
     conn: Conn,
     who: Who,
     settings: SettingsDep,
@@ -41,10 +38,12 @@ def map_page(
 ) -> HTMLResponse:
     """**density**: micro-grids by households (band colours) or households per km² (quintiles), switchable.
     **incidents**: incidents per micro-grid (count, per 100 households, overdue) and a heat layer, filtered by
-    `since`, `until`, `category` (needs a role that reads incidents). **unassigned**: gaps, overlaps,
+    `since`, `until`, `category` (needs a role that reads incidents; only cases inside your jurisdiction
+    are counted, on this map and on the overview). **unassigned**: gaps, overlaps,
     unassigned and split buildings, out-of-band micro-grids. **overview**: all of these as layers with
     boundaries and tooltips (code, name, households, party cell, worker). Every asset comes from this
-    server; `X-Map-Features` and `X-Map-Bytes` report the size."""
+    server (the Content-Security-Policy lets the page load nothing else but the configured base map, and
+    run no script but its own, by hash); `X-Map-Features` and `X-Map-Bytes` report the size."""
     if kind == "incidents":
         require(who, "incident.read")
     options = MapOptions(
@@ -52,8 +51,12 @@ def map_page(
         category=category, band=band, assets="link", tiles_url=settings.map_tiles_url,
         tiles_attribution=settings.map_tiles_attribution, tiles_crs=settings.map_tiles_crs,
         max_features=settings.map_max_features, incidents=who.can("incident.read"),
+        jurisdiction=jurisdiction_ids(who),
     )  # fmt: skip
     page = render(conn, kind, area, options)
+    allow(request, "script-src", *page.script_sources)
+    if settings.map_tiles_url:
+        allow(request, "img-src", _tiles_origin(settings.map_tiles_url))
     headers = {"X-Map-Features": str(page.features), "X-Map-Bytes": str(page.bytes),
-               "Content-Security-Policy": _policy(settings.map_tiles_url), "Cache-Control": "private, max-age=60"}
+               "Cache-Control": "private, max-age=60"}  # fmt: skip
     return HTMLResponse(page.html, headers=headers)

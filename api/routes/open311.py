@@ -1,6 +1,8 @@
 """Open311 GeoReport v2 at /open311/v2: services, service requests (read and create), tokens; JSON or XML
-by the path's extension. Reads follow GRIDMAP_PUBLIC_LOOKUP; creating needs an API key (``api_key`` in
-the form, as the spec says, or a Bearer header) of a role that may report. Extension: ``crs`` for lat/long."""
+by the path's extension. Reads follow GRIDMAP_PUBLIC_LOOKUP and show each request's public view, or the
+whole request to a caller that may read the case (``gridmap.incidents.open311``); creating needs an API key
+(``api_key`` in the form, as the spec says, or a Bearer header) of a role that may report. Extension:
+``crs`` for lat/long."""
 
 from __future__ import annotations
 
@@ -26,10 +28,10 @@ from api.deps import (
 from gridmap.access import ANONYMOUS, require
 from gridmap.accounts import principal_for_token
 from gridmap.errors import InvalidInput, NotFound
-from gridmap.incidents.cases import Queue, get_incident, list_incidents, notes_and_media
+from gridmap.incidents.cases import MAX_PAGE, Queue
 from gridmap.incidents.categories import get_category, list_categories, require_category
 from gridmap.incidents.intake import NewReport, intake
-from gridmap.incidents.open311 import FORMATS, render, service, service_definition, service_request
+from gridmap.incidents.open311 import FORMATS, render, service, service_definition, service_requests
 from gridmap.incidents.workflow import FINAL_STATES, OPEN_STATES
 from gridmap.points import check_crs, optional_point_to_wgs84, parse_at
 
@@ -47,11 +49,6 @@ _POST_FIELDS = {
 def _doc(items: list[dict], root: str, item: str, fmt: str, status: int = 200) -> Response:
     body, media_type = render(items, root, item, fmt)
     return Response(body, status, media_type=media_type)
-
-
-def _requests(conn, docs: list[dict]) -> list[dict]:
-    extras = notes_and_media(conn, [d["id"] for d in docs])
-    return [service_request(d, *extras[d["id"]]) for d in docs]
 
 
 @router.get("/services.{fmt}", summary="Open311: service list", dependencies=[Depends(require_reader)])
@@ -86,27 +83,26 @@ def requests(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
-    """Requests received between start_date and end_date (default: the last 90 days), newest deadline
-    first; `service_request_id` picks given ids and ignores the other filters, as the spec says."""
+    """Requests received between start_date and end_date (default: the last 90 days), open ones first, then
+    by deadline; `service_request_id` picks given ids and ignores the other filters, as the spec says.
+    Each shows its public view (rounded point, public reply only) unless you may read the case."""
     if service_request_id:
-        ids = [p.strip() for p in service_request_id.split(",") if p.strip()]
+        ids = {p.strip() for p in service_request_id.split(",") if p.strip()}
         if not all(i.isdigit() and len(i) < 19 for i in ids):
             raise InvalidInput("service_request_id must be comma-separated numbers", "service_request_id")
-        docs = []
-        for i in ids:
-            try:
-                docs.append(get_incident(conn, who, int(i), "wgs84", now))
-            except NotFound:
-                continue
-        return _doc(_requests(conn, docs), "service_requests", "request", fmt)
+        if len(ids) > MAX_PAGE:
+            raise InvalidInput(f"at most {MAX_PAGE} service_request_id values at once", "service_request_id")
+        q = Queue(ids=tuple(sorted(int(i) for i in ids)))
+        items = service_requests(conn, who, q, now, len(ids), 0) if ids else []
+        return _doc(items, "service_requests", "request", fmt)
     until = parse_at(end_date, settings.timezone, "end_date") or now
     since = parse_at(start_date, settings.timezone, "start_date") or until - timedelta(days=90)
     states = {"open": tuple(sorted(OPEN_STATES)), "closed": tuple(sorted(FINAL_STATES))}.get(status or "", ())
     if service_code:
         get_category(conn, service_code)
     q = Queue(state=states, category=service_code, since=since, until=until)
-    page_docs = list_incidents(conn, who, q, "wgs84", now, page_size, (page - 1) * page_size)["items"]
-    return _doc(_requests(conn, page_docs), "service_requests", "request", fmt)
+    items = service_requests(conn, who, q, now, page_size, (page - 1) * page_size)
+    return _doc(items, "service_requests", "request", fmt)
 
 
 @router.get(
@@ -114,10 +110,11 @@ def requests(
 )
 def one_request(conn: Conn, who: Who, now: Now, request_id: Annotated[int, Path(ge=1, le=2**63 - 1)], fmt: Fmt,
                 jurisdiction_id: str | None = None) -> Response:  # fmt: skip
-    """A list of one request, as the spec shows."""
-    return _doc(
-        _requests(conn, [get_incident(conn, who, request_id, "wgs84", now)]), "service_requests", "request", fmt
-    )
+    """A list of one request, as the spec shows: its public view unless you may read the case."""
+    items = service_requests(conn, who, Queue(ids=(request_id,)), now, 1, 0)
+    if not items:
+        raise NotFound(f"request {request_id} does not exist")
+    return _doc(items, "service_requests", "request", fmt)
 
 
 @router.get("/tokens/{token}.{fmt}", summary="Open311: request id from a token", dependencies=[Depends(require_reader)])

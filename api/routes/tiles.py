@@ -6,15 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
-from api.deps import Conn, reject_unknown_query, require_reader
+from api.deps import Conn, Who, reject_unknown_query, require_reader
+from gridmap.access import case_jurisdiction
 from gridmap.tiles import LAYERS, MAX_ZOOM, etag, tile
 
 router = APIRouter(tags=["tiles"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)])
 
 MVT = "application/vnd.mapbox-vector-tile"
 # Boundaries change by planners' edits a few times a day: a minute of caching spares the database
-# while panning, and the ETag makes revalidation cheap.
+# while panning, and the ETag makes revalidation cheap. Incident counts follow the caller's
+# jurisdiction, so a signed-in caller's tiles may be kept by their own browser only.
 CACHE = "public, max-age=60, stale-while-revalidate=300"
+CACHE_SIGNED = "private, max-age=60, stale-while-revalidate=300"
 Coord = Annotated[int, Path(ge=0, le=2**MAX_ZOOM - 1)]
 
 
@@ -25,6 +28,7 @@ Coord = Annotated[int, Path(ge=0, le=2**MAX_ZOOM - 1)]
 )
 def get_tile(
     conn: Conn,
+    who: Who,
     layer: Annotated[str, Path(description=f"One of: {', '.join(LAYERS)}.")],
     z: Annotated[int, Path(ge=0, le=MAX_ZOOM)],
     x: Coord,
@@ -35,11 +39,12 @@ def get_tile(
     """Web Mercator XYZ tiles from `ST_AsMVT`. Area layers carry `code`, `name`, `kind`, `version`,
     `households`, `microgrids`, `incidents` and `open_incidents`; `buildings` carries `code`, `name`,
     `households`, `floors` and `microgrid`. Each layer starts at a zoom (subdistricts 0, communities 6,
-    grids 10, micro-grids 13, buildings 14); below it tiles are empty. Answers carry an ETag:
-    `If-None-Match` gets 304 when the tile has not changed."""
-    data = tile(conn, layer, z, x, y, grid_layer)
+    grids 10, micro-grids 13, buildings 14); below it tiles are empty. Incident counts are those the
+    caller may see: zero without a role that reads incidents, else only cases inside its jurisdiction.
+    Answers carry an ETag: `If-None-Match` gets 304 when the tile has not changed."""
+    data = tile(conn, layer, z, x, y, grid_layer, case_jurisdiction(who))
     tag = etag(data)
-    headers = {"Cache-Control": CACHE, "ETag": tag}
+    headers = {"Cache-Control": CACHE if who.anonymous else CACHE_SIGNED, "ETag": tag, "Vary": "Authorization, Cookie"}
     if if_none_match and tag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=MVT, headers=headers)

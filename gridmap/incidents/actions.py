@@ -17,7 +17,7 @@ from gridmap.incidents.cases import visible_case
 from gridmap.incidents.categories import get_category
 from gridmap.incidents.history import record_event
 from gridmap.incidents.intake import Location, NewReport, locate, open_case
-from gridmap.incidents.routing import Policy, route_point, save_route
+from gridmap.incidents.routing import Policy, check_within, route_point, save_route
 from gridmap.incidents.workflow import STAGE_OF_STATE, next_level, transition
 from gridmap.io import fields
 
@@ -72,18 +72,30 @@ def _update(conn: psycopg.Connection, incident_id: int, values: dict) -> None:
     )
 
 
-def _relocate(conn: psycopg.Connection, incident_id: int, given: ActionInput, policy: Policy) -> Location | None:
-    if given.lon is None and given.building is None:
-        return None
-    probe = NewReport(category="", description="-", channel="api", lon=given.lon, lat=given.lat,
-                      building=given.building)  # fmt: skip
-    where = locate(conn, probe, policy)
-    conn.execute(
-        "UPDATE incident SET geom = ST_SetSRID(ST_MakePoint(%s, %s), 4326), building_id = %s, location_source = %s,"
-        " location_confidence = %s WHERE id = %s",
-        (where.lon, where.lat, where.building_id, where.source, where.confidence, incident_id),
-    )
-    return where
+def _reroute(conn: psycopg.Connection, who: Principal, incident_id: int, row: dict, given: ActionInput,
+             policy: Policy) -> dict:  # fmt: skip
+    """Route the case again, from the new location when one is given; the new route is checked against
+    the caller's jurisdiction before the case is touched. Returns the area versions before and after."""
+    where = None
+    if given.lon is not None or given.building is not None:
+        probe = NewReport(category="", description="-", channel="api", lon=given.lon, lat=given.lat,
+                          building=given.building)  # fmt: skip
+        where = locate(conn, probe, policy)
+    elif row["lon"] is None:
+        raise InvalidInput("this case has no location yet: send lon/lat or a building to route it", "lon")
+    lon, lat = (where.lon, where.lat) if where else (row["lon"], row["lat"])
+    route = route_point(conn, lon, lat, policy)
+    check_within(who, route, "building" if given.building is not None and given.lon is None else "lon")
+    if where is not None:
+        conn.execute(
+            "UPDATE incident SET geom = ST_SetSRID(ST_MakePoint(%s, %s), 4326), building_id = %s,"
+            " location_source = %s, location_confidence = %s WHERE id = %s",
+            (where.lon, where.lat, where.building_id, where.source, where.confidence, incident_id),
+        )
+    save_route(conn, incident_id, route)
+    return dict(before={k: (row["route"].get(k) or {}).get("version") for k in route.ids},
+                after={k: (route.snapshot.get(k) or {}).get("version") for k in route.ids},
+                flags=route.flags, level=route.level)  # fmt: skip
 
 
 def _split(conn, who, incident_id: int, row: dict, given: ActionInput, calendar, policy, now, request_id) -> dict:
@@ -98,7 +110,7 @@ def _split(conn, who, incident_id: int, row: dict, given: ActionInput, calendar,
     category = get_category(conn, row["category"])
     new_report = NewReport(category.code, description, channel, address=address)
     where = Location(lon, lat, building_id, source, confidence)
-    new_id, route = open_case(conn, category, new_report, where, calendar, policy, now)
+    new_id, route = open_case(conn, who, category, new_report, where, calendar, policy, now)
     conn.execute("UPDATE incident_report SET incident_id = %s, is_repeat = false WHERE id = %s", (new_id, given.report))
     conn.execute("UPDATE incident SET reports = reports - 1 WHERE id = %s", (incident_id,))
     record_event(conn, new_id, who, "receive", None, "received", now, given.note, request_id=request_id,
@@ -119,7 +131,8 @@ def act(
 ) -> dict:
     """Apply one action to a case and return what it changed (``from_state``, ``to_state``, and
     ``new_incident`` for a split). 403 for the wrong role, 404 outside the jurisdiction, 409 when the
-    state does not allow it (or ``If-Match`` is stale), 422 when a required field is missing."""
+    state does not allow it (or ``If-Match`` is stale), 422 when a required field is missing or a reroute
+    or split would put a case outside the jurisdiction; every check comes before the first write."""
     rule = transition(given.action)
     require(who, rule.permission)
     _check_input(given)
@@ -161,15 +174,7 @@ def act(
             values["assignee"] = given.assignee
             detail["assignee"] = given.assignee
         elif given.action == "reroute":
-            where = _relocate(conn, incident_id, given, policy)
-            if where is None and row["lon"] is None:
-                raise InvalidInput("this case has no location yet: send lon/lat or a building to route it", "lon")
-            lon, lat = (where.lon, where.lat) if where else (row["lon"], row["lat"])
-            route = route_point(conn, lon, lat, policy)
-            save_route(conn, incident_id, route)
-            detail.update(before={k: (row["route"].get(k) or {}).get("version") for k in route.ids},
-                          after={k: (route.snapshot.get(k) or {}).get("version") for k in route.ids},
-                          flags=route.flags, level=route.level)  # fmt: skip
+            detail.update(_reroute(conn, who, incident_id, row, given, policy))
         elif given.action == "split":
             detail.update(_split(conn, who, incident_id, row, given, calendar, policy, now, request_id))
         if given.reason:

@@ -1,5 +1,6 @@
 """Reading cases: one case with its reports, events and photos; queues with filters; what a caller may see
-(reporters' contacts only for staff; people's phones masked for the others; foreign cases are 404)."""
+(reporters' contacts only for staff; people's phones masked for the others; foreign cases are 404; a
+caller that may report but not read cases gets an acknowledgement of its report, not the case)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql as pgsql
 
-from gridmap.access import Principal, check_jurisdiction, in_jurisdiction, mask_phone
+from gridmap.access import Principal, check_jurisdiction, jurisdiction_ids, mask_phone
 from gridmap.coords import from_wgs84
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.workflow import ACTIONS, OPEN_STATES, STATES
@@ -31,6 +32,10 @@ _NAMES = (
     "reports", "received_at", "stage", "stage_started_at", "due_at", "deadline_at", "closed_at", "satisfaction",
     "reason", "external_id", "updated_at", "version", "area_path",
 )  # fmt: skip
+# What a report's sender that may not read cases (an intake channel) learns of the case its report opened
+# or joined: which case, its state and version, and who answers it; not its history, other reports,
+# descriptions, notes or photos.
+ACKNOWLEDGEMENT = ("id", "version", "state", "category", "category_name", "category_name_zh", "level", "owner")
 
 
 def _json_ready(value):
@@ -110,6 +115,15 @@ def get_incident(conn: psycopg.Connection, who: Principal, incident_id: int, crs
     return doc
 
 
+def report_answer(conn: psycopg.Connection, who: Principal, incident_id: int, crs: str, now: datetime) -> dict:
+    """The answer to ``who`` for a report it sent to case ``incident_id``: the whole case
+    (``get_incident``) for a caller that may read cases, else only the ACKNOWLEDGEMENT fields."""
+    if who.can("incident.read"):
+        return get_incident(conn, who, incident_id, crs, now)
+    doc = public(visible_case(conn, who, incident_id), who, crs, now)
+    return {k: doc[k] for k in ACKNOWLEDGEMENT}
+
+
 def events(conn: psycopg.Connection, incident_id: int) -> list[dict]:
     """The case history, oldest first."""
     rows = conn.execute(
@@ -123,8 +137,10 @@ def events(conn: psycopg.Connection, incident_id: int) -> list[dict]:
 
 @dataclass(frozen=True)
 class Queue:
-    """Filters of a case list. ``area`` is an area identity: cases routed to it or below."""
+    """Filters of a case list. ``area`` is an area identity: cases routed to it or below; ``ids``: only
+    these cases."""
 
+    ids: tuple[int, ...] = ()
     state: tuple[str, ...] = ()
     category: str | None = None
     overdue: bool | None = None
@@ -138,7 +154,7 @@ class Queue:
 _FLAGS = ("needs_location", "unassigned", "nearest", "near_boundary", "overdue", "reported_after_close")
 
 
-def _where(queue: Queue, who: Principal, now: datetime) -> tuple[pgsql.Composable, list]:
+def _where(queue: Queue, jurisdiction: list[int] | None, now: datetime) -> tuple[pgsql.Composable, list]:
     bad = sorted(set(queue.state) - set(STATES))
     if bad:
         raise InvalidInput(f"unknown state {bad[0]!r}; use one of {', '.join(STATES)}", "state")
@@ -146,6 +162,7 @@ def _where(queue: Queue, who: Principal, now: datetime) -> tuple[pgsql.Composabl
         raise InvalidInput(f"unknown flag {queue.flag!r}; use one of {', '.join(_FLAGS)}", "flag")
     # (applies, condition, its parameters)
     filters = [
+        (bool(queue.ids), "i.id = ANY(%s)", [list(queue.ids)]),
         (bool(queue.state), "i.state = ANY(%s)", [list(queue.state)]),
         (bool(queue.category), "i.category = %s", [queue.category]),
         (queue.overdue is not None, "(i.due_at < %s AND i.state = ANY(%s)) = %s",
@@ -155,42 +172,34 @@ def _where(queue: Queue, who: Principal, now: datetime) -> tuple[pgsql.Composabl
         (bool(queue.level), "i.level = %s", [queue.level]),
         (queue.since is not None, "i.received_at >= %s", [queue.since]),
         (queue.until is not None, "i.received_at < %s", [queue.until]),
-        (bool(who.scope), "i.area_path && %s::bigint[]", [sorted(who.scope)]),
-        (not who.scope and not in_jurisdiction(who, []), "false", []),
+        (jurisdiction is not None, "i.area_path && %s::bigint[]", [jurisdiction]),
     ]  # fmt: skip
     used = [(condition, values) for applies, condition, values in filters if applies]
     where = pgsql.SQL(" AND ").join([pgsql.SQL("true"), *(pgsql.SQL(condition) for condition, _ in used)])
     return where, [v for _, values in used for v in values]
 
 
-def list_incidents(
-    conn: psycopg.Connection, who: Principal, queue: Queue, crs: str, now: datetime, limit: int = 50, offset: int = 0
-) -> dict:
-    """A page of cases, the most urgent first (overdue, then earliest deadline, then newest), with the total."""
+def stored_cases(
+    conn: psycopg.Connection, queue: Queue, jurisdiction: list[int] | None, now: datetime, limit: int, offset: int
+) -> tuple[list[dict], int]:
+    """A page of stored cases (by column name) inside ``jurisdiction`` (``access.jurisdiction_ids``; None:
+    all), the most urgent first (overdue, then earliest deadline, then newest), and how many match."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}; got {limit}", "limit")
-    where, params = _where(queue, who, now)
+    where, params = _where(queue, jurisdiction, now)
     total = conn.execute(pgsql.SQL("SELECT count(*) {} WHERE {}").format(pgsql.SQL(_FROM), where), params).fetchone()[0]
     query = pgsql.SQL(
         "SELECT {} {} WHERE {} ORDER BY (i.state = ANY(%s)) DESC, i.due_at NULLS LAST, i.id DESC LIMIT %s OFFSET %s"
     ).format(pgsql.SQL(_COLUMNS), pgsql.SQL(_FROM), where)
     rows = conn.execute(query, [*params, sorted(OPEN_STATES), limit, offset]).fetchall()
-    items = [public(dict(zip(_NAMES, r, strict=True)), who, crs, now) for r in rows]
+    return [dict(zip(_NAMES, r, strict=True)) for r in rows], total
+
+
+def list_incidents(
+    conn: psycopg.Connection, who: Principal, queue: Queue, crs: str, now: datetime, limit: int = 50, offset: int = 0
+) -> dict:
+    """A page of the cases inside the caller's jurisdiction as ``who`` may see them (``stored_cases``),
+    with the total."""
+    cases, total = stored_cases(conn, queue, jurisdiction_ids(who), now, limit, offset)
+    items = [public(case, who, crs, now) for case in cases]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
-
-
-def notes_and_media(conn: psycopg.Connection, ids: list[int]) -> dict[int, tuple[str | None, str | None]]:
-    """Per case: the latest note or reason of its history, and its first photo (link or upload path)."""
-    notes = dict(conn.execute(
-        "SELECT DISTINCT ON (incident_id) incident_id, coalesce(note, detail->>'reason') FROM incident_event"
-        " WHERE incident_id = ANY(%s) AND (note IS NOT NULL OR detail ? 'reason')"
-        " ORDER BY incident_id, at DESC, id DESC",
-        (ids,),
-    ).fetchall())  # fmt: skip
-    media = dict(conn.execute(
-        "SELECT DISTINCT ON (incident_id) incident_id,"
-        " coalesce(url, '/api/v1/incidents/' || incident_id || '/photos/' || id) FROM incident_photo"
-        " WHERE incident_id = ANY(%s) ORDER BY incident_id, id",
-        (ids,),
-    ).fetchall())  # fmt: skip
-    return {i: (notes.get(i), media.get(i)) for i in ids}

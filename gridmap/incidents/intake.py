@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from gridmap.access import Principal, require
+from gridmap.access import Principal, in_jurisdiction, jurisdiction_ids, require
 from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import Category, get_category
 from gridmap.incidents.gazetteer import NOTHING_BELOW, match_address
 from gridmap.incidents.history import record_event
-from gridmap.incidents.routing import Policy, Route, check_in_region, route_point, save_route, unrouted
+from gridmap.incidents.routing import Policy, Route, check_in_region, check_within, route_point, save_route, unrouted
 from gridmap.io import fields
 
 CHANNELS = ("wechat", "hotline_12345", "patrol", "camera", "web", "api")
@@ -25,6 +25,8 @@ MAX_PHOTO_URLS = 10
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 _URL = re.compile(r"^https?://[^\s<>\"']{1,1990}$")
 _REPEATABLE = ("received", "dispatched", "in_progress", "replied", "escalated", "reopened")
+# The request field that gave a location of each source, named when that location is refused.
+_FIELD_OF_SOURCE = {"point": "lon", "building": "building", "address": "address"}
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,13 @@ class Location:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What intake did: opened ``incident_id``, or joined it as a repeat."""
+    """What intake did: opened ``incident_id``, or joined it as a repeat; ``replayed`` when the report had
+    been taken in before (same channel and ``external_id``) and nothing was written."""
 
     incident_id: int
     repeat: bool
     token: str
+    replayed: bool = False
 
 
 def _check(report: NewReport, now: datetime) -> None:
@@ -125,10 +129,16 @@ def locate(conn: psycopg.Connection, report: NewReport, policy: Policy) -> Locat
 
 
 def find_repeat(
-    conn: psycopg.Connection, category: str, where: Location, policy: Policy, now: datetime
+    conn: psycopg.Connection,
+    category: str,
+    where: Location,
+    policy: Policy,
+    now: datetime,
+    jurisdiction: list[int] | None,
 ) -> tuple[int, str] | None:
     """The case a report of ``category`` at ``where`` repeats: same category, open (or closed within
-    ``repeat_days``), within ``repeat_m`` metres or in the same building; the nearest, then the oldest."""
+    ``repeat_days``), within ``repeat_m`` metres or in the same building, inside ``jurisdiction``
+    (``access.jurisdiction_ids``; None: anywhere); the nearest, then the oldest."""
     if where.lon is None and where.building_id is None:
         return None
     row = conn.execute(
@@ -140,15 +150,34 @@ def find_repeat(
                     %(deg)s / greatest(cos(radians(%(lat)s)), 0.01))
                 AND ST_DWithin(i.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, %(m)s))
                OR i.building_id = %(building)s)
+          AND (%(jurisdiction)s::bigint[] IS NULL OR i.area_path && %(jurisdiction)s::bigint[])
         ORDER BY ST_Distance(i.geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)
                  NULLS LAST, i.id
         LIMIT 1
         """,
         dict(category=category, open=list(_REPEATABLE), since=now - timedelta(days=policy.repeat_days),
              lon=where.lon, lat=where.lat, deg=policy.repeat_m / 111_320.0, m=policy.repeat_m,
-             building=where.building_id),
+             building=where.building_id, jurisdiction=jurisdiction),
     ).fetchone()  # fmt: skip
     return (row[0], row[1]) if row else None
+
+
+def _replay(conn: psycopg.Connection, who: Principal, report: NewReport) -> Outcome | None:
+    """The outcome of an earlier report with the same channel and ``external_id`` (a channel's retry), or
+    None. Its case must lie inside the caller's jurisdiction: the retry answers with the case."""
+    if report.external_id is None:
+        return None
+    row = conn.execute(
+        "SELECT i.id, i.area_path, (SELECT r.token FROM incident_report r WHERE r.incident_id = i.id"
+        " AND NOT r.is_repeat ORDER BY r.id LIMIT 1) FROM incident i WHERE i.channel = %s AND i.external_id = %s",
+        (report.channel, report.external_id),
+    ).fetchone()
+    if row is None:
+        return None
+    incident_id, area_path, token = row
+    if not in_jurisdiction(who, area_path):
+        raise InvalidInput(f"external_id {report.external_id!r} is taken on channel {report.channel}", "external_id")
+    return Outcome(incident_id, False, token, replayed=True)
 
 
 def _insert_report(
@@ -173,6 +202,7 @@ def _insert_report(
 
 def open_case(
     conn: psycopg.Connection,
+    who: Principal,
     category: Category,
     report: NewReport,
     where: Location,
@@ -181,11 +211,13 @@ def open_case(
     now: datetime,
     flags: tuple[str, ...] = (),
 ) -> tuple[int, Route]:
-    """Insert a new case (state received, dispatch deadline running) routed from ``where``."""
+    """Insert a new case (state received, dispatch deadline running) routed from ``where``; InvalidInput,
+    with nothing written, when that route lies outside ``who``'s jurisdiction."""
     if where.lon is not None:
         route = route_point(conn, where.lon, where.lat, policy)
     else:
         route = unrouted({"candidates": where.candidates})
+    check_within(who, route, _FIELD_OF_SOURCE.get(where.source, "lon"))
     incident_id = conn.execute(
         "INSERT INTO incident (category, description, channel, geom, address, building_id, location_source,"
         " location_confidence, received_at, stage, stage_started_at, due_at, deadline_at, external_id, updated_at)"
@@ -209,15 +241,23 @@ def intake(
     request_id: str | None = None,
 ) -> Outcome:
     """Take one report in, all or nothing: a repeat joins its case (the count grows, nothing is dispatched
-    again); otherwise a new case opens, routed and flagged, with its first event."""
+    again); otherwise a new case opens, routed and flagged, with its first event. Either lies inside the
+    caller's jurisdiction (a report that would open a case outside it is refused, 422, before any write).
+    A report whose channel and ``external_id`` were taken in before is not taken again: the outcome
+    says ``replayed`` and names the first one's case."""
     require(who, "incident.create")
     _check(report, now)
     category = get_category(conn, report.category, for_intake=True)
     with conn.transaction():
         # Reports of one category queue here, so two near-simultaneous reports of one problem make one case.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridmap.intake'), hashtext(%s))", (category.code,))
+        # A retry carries the same category, so it waits here for the first and then finds its case.
+        replayed = _replay(conn, who, report)
+        if replayed is not None:
+            return replayed
         where = locate(conn, report, policy)
-        repeat = find_repeat(conn, category.code, where, policy, now)
+        # A report joins only a case the caller may write to; otherwise it opens one (checked there).
+        repeat = find_repeat(conn, category.code, where, policy, now, jurisdiction_ids(who))
         if repeat is not None:
             incident_id, state = repeat
             after_close = state in ("closed", "rated")
@@ -231,7 +271,7 @@ def intake(
             record_event(conn, incident_id, who, "repeat", state, state, now, request_id=request_id,
                          detail={"channel": report.channel, "after_close": after_close})  # fmt: skip
             return Outcome(incident_id, True, token)
-        incident_id, route = open_case(conn, category, report, where, calendar, policy, now)
+        incident_id, route = open_case(conn, who, category, report, where, calendar, policy, now)
         token = _insert_report(conn, incident_id, False, report, where, now)
         record_event(conn, incident_id, who, "receive", None, "received", now, request_id=request_id,
                      detail={"channel": report.channel, "flags": route.flags, "level": route.level,

@@ -12,7 +12,7 @@ import psycopg
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from gridmap.access import Principal, require
+from gridmap.access import Principal, jurisdiction_ids, require
 from gridmap.errors import InvalidInput
 from gridmap.incidents.workflow import CLOSED_STATES, LEVEL_ORDER, OPEN_STATES
 from gridmap.text import csv_cell, looks_like_formula, spreadsheet_text
@@ -30,7 +30,7 @@ WITH scope AS (
     FROM incident i
     WHERE i.received_at >= %(since)s AND i.received_at < %(until)s
       AND (%(area)s::bigint IS NULL OR i.area_path @> ARRAY[%(area)s::bigint])
-      AND (cardinality(%(scope)s::bigint[]) = 0 OR i.area_path && %(scope)s::bigint[])
+      AND (%(jurisdiction)s::bigint[] IS NULL OR i.area_path && %(jurisdiction)s::bigint[])
 ),
 firsts AS (   -- when each stage ended the first time
     SELECT e.incident_id,
@@ -83,7 +83,7 @@ def incident_metrics(
         raise InvalidInput(f"level must be one of {', '.join(LEVEL_ORDER)}", "level")
     if until <= since:
         raise InvalidInput("to must be later than from", "to")
-    params = dict(level=level, since=since, until=until, area=area, scope=sorted(who.scope), now=now,
+    params = dict(level=level, since=since, until=until, area=area, jurisdiction=jurisdiction_ids(who), now=now,
                   closed=sorted(CLOSED_STATES), open=sorted(OPEN_STATES))  # fmt: skip
     rows = conn.execute(_QUERY, params).fetchall()
     units = [r[0] for r in rows if r[0] is not None]

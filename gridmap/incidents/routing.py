@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
+from gridmap.access import Principal, in_jurisdiction
 from gridmap.errors import InvalidInput
 from gridmap.lookup import AREA_KEYS, LookupOptions, lookup
 
@@ -127,6 +128,18 @@ def route_point(conn: psycopg.Connection, lon: float, lat: float, policy: Policy
     if grid and policy.boundary_confirm_m > 0 and _near_grid_boundary(conn, grid, lon, lat, policy.boundary_confirm_m):
         route.flags.append("near_boundary")
     return route
+
+
+def check_within(who: Principal, route: Route, field: str) -> None:
+    """InvalidInput (naming ``field``) unless a case routed by ``route`` lies inside ``who``'s jurisdiction.
+    Called before a case is stored or moved, so a caller never leaves behind a case it could then not see;
+    a case with no route yet (no location) lies inside an unlimited jurisdiction only."""
+    if in_jurisdiction(who, route.area_path):
+        return
+    if not route.area_path:
+        raise InvalidInput("without a location the case would lie outside your jurisdiction; send lon/lat or a"
+                           " building code", field)  # fmt: skip
+    raise InvalidInput("this location lies outside your jurisdiction", field)
 
 
 def save_route(conn: psycopg.Connection, incident_id: int, route: Route, extra_flags: tuple[str, ...] = ()) -> None:

@@ -1,13 +1,18 @@
 """Render the four maps with folium: density, incidents, unassigned, overview.
 
-Every map is offline (``gridmap.maps.assets``), escapes all text taken from the database before it
-reaches a tooltip (folium inserts tooltip values as HTML), simplifies geometry for display and rounds
-coordinates to 1e-6° (≈ 0.1 m), which keeps a whole subdistrict's map a few megabytes."""
+Every map is offline (``gridmap.maps.assets``), passes all text taken from the database through one
+escape (``_text``) before it reaches the page (the title, legends, layer names and tooltips: folium and
+Leaflet insert those as HTML), simplifies geometry for display and rounds coordinates to 1e-6° (≈ 0.1 m),
+which keeps a whole subdistrict's map a few megabytes. It also returns the hashes of its inline scripts,
+for a Content-Security-Policy that lets exactly those run."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +23,7 @@ import mapclassify
 import numpy as np
 import psycopg
 import shapely
-from branca.element import Element, MacroElement
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from gridmap import sql
@@ -45,7 +50,8 @@ M_PER_DEGREE = 111_000
 class MapOptions:
     """What to draw and how. ``assets``: ``inline`` (a file that opens anywhere) or ``link`` (served by
     the API). ``tiles_url``: a base map (none by default); ``tiles_crs`` gcj02 shifts every shape onto
-    a Chinese tile service's coordinates. ``incidents``: whether the viewer may see incident layers."""
+    a Chinese tile service's coordinates. ``incidents``: whether the viewer may see incident layers;
+    ``jurisdiction``: the viewer's (``access.jurisdiction_ids``; None: everywhere), the only cases counted."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -58,15 +64,18 @@ class MapOptions:
     simplify_m: float = 1.0
     max_features: int = 30_000
     incidents: bool = True
+    jurisdiction: list[int] | None = None
 
 
 @dataclass(frozen=True)
 class RenderedMap:
-    """The page, how many shapes it holds and how long it took."""
+    """The page, how many shapes it holds, how long it took, and the Content-Security-Policy sources
+    (``'sha256-…'``) of its inline scripts: a policy allowing just these runs the map and nothing else."""
 
     html: str
     features: int
     seconds: float
+    script_sources: tuple[str, ...]
 
     @property
     def bytes(self) -> int:
@@ -101,7 +110,10 @@ def render(conn: psycopg.Connection, kind: str, area: str, options: MapOptions =
     scope_id = area_id_by_code(conn, area)
     if len(area) == 18:
         raise InvalidInput("draw a grid, community or subdistrict (a micro-grid is one shape)", "area")
-    params = {"prefix": area, "since": options.since, "until": options.until, "category": options.category,
+    # A viewer who may not read incidents counts none (the shapes still carry a zero), one who may counts
+    # only those inside their jurisdiction, as the incidents API lists them.
+    params = {"jurisdiction": options.jurisdiction if options.incidents else [],
+              "prefix": area, "since": options.since, "until": options.until, "category": options.category,
               "now": datetime.now().astimezone()}  # fmt: skip
     rows = conn.execute(sql.load("map_areas"), params).fetchall()
     areas = [_Area(r[0], r[1], r[2], r[3], r[4], shapely.from_wkb(r[5]), *r[6:]) for r in rows]
@@ -122,8 +134,8 @@ def render(conn: psycopg.Connection, kind: str, area: str, options: MapOptions =
     if kind in ("unassigned", "overview"):
         builder.unassigned(check(conn, area, options.band), show=kind == "unassigned")
     builder.outlines(areas)
-    page = builder.finish(f"{scope.name} ({scope.code})", kind)
-    return RenderedMap(page, builder.features, round(time.perf_counter() - started, 3))
+    page, scripts = builder.finish(f"{scope.name} ({scope.code})", kind)
+    return RenderedMap(page, builder.features, round(time.perf_counter() - started, 3), scripts)
 
 
 class _Script(MacroElement):
@@ -137,7 +149,8 @@ class _Script(MacroElement):
 
 
 def _text(value) -> str:
-    """Database text made safe for HTML (folium puts tooltip values in as markup)."""
+    """Database text made safe for HTML: the one escape every text of a map page goes through (folium
+    and Leaflet put titles, legends, layer names and tooltip values in as markup)."""
     return html.escape("" if value is None else str(value))
 
 
@@ -292,7 +305,8 @@ class _Builder:
             items = [(a.geometry, {"code": a.code}) for a in chosen]
             self._layer(f"{level} outlines", items, {"weight": weight, "color": colour, "fill": False}, None)
 
-    def finish(self, title: str, kind: str) -> str:
+    def finish(self, title: str, kind: str) -> tuple[str, tuple[str, ...]]:
+        """The page titled ``title`` (database text, escaped here) and its script hashes (see ``_page``)."""
         folium.LayerControl(collapsed=False).add_to(self.map)
         shown = self.shown_legend
         legend = "".join(block.replace("<div", '<div style="display:none"', 1) if key and key != shown else block
@@ -302,10 +316,37 @@ class _Builder:
             "<style>.gm-legend{position:absolute;bottom:24px;left:10px;z-index:1000;background:#fff;padding:6px 8px;"
             "font:12px sans-serif;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.4);max-width:260px}"
             ".gm-legend i{display:inline-block;width:14px;height:10px;margin-right:6px;border:1px solid #888}"
-            ".gm-title{font-weight:bold;margin-bottom:4px}.gm-legend-block{margin-top:4px}</style>"
+            ".gm-title{font-weight:bold;margin-bottom:4px}.gm-legend-block{margin-top:4px}"
+            # The heat layer's canvas covers the whole map: let the mouse through to the shapes' tooltips.
+            ".leaflet-heatmap-layer{pointer-events:none}</style>"
         ))  # fmt: skip
-        self.map.get_root().title = f"gridmap · {title}"
-        return self.map.get_root().render()
+        return _page(self.map.get_root(), f"gridmap · {title}")
+
+
+# An inline script of the head: folium's and ours only, no src, no attributes.
+_HEAD_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+
+
+def _script_source(code: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode() + "'"
+
+
+def _page(root: Figure, title: str) -> tuple[str, tuple[str, ...]]:
+    """The document folium's Figure would write (its template, rendered here piece by piece) and the CSP
+    hashes of its inline scripts. Only the scripts that are ours by construction are hashed: those of
+    the head, which holds no database text, and the map script at the end, hashed exactly as written.
+    A script smuggled in through database text (the title, a legend) is in neither and stays blocked;
+    one that broke out of the map script would change that script's text and so block it too."""
+    for child in root._children.values():
+        child.render()  # as Figure.render: the map fills the head, body and script parts
+    head = root.header.render()
+    body = root.html.render()
+    script = root.script.render()
+    hashes = [_script_source(code) for code in _HEAD_SCRIPT.findall(head)] + [_script_source(script)]
+    # The title after the head: its <meta charset> stays within the first 1024 bytes whatever the name.
+    page = (f"<!DOCTYPE html>\n<html>\n<head>\n{head}\n<title>{_text(title)}</title>\n</head>\n"
+            f"<body>\n{body}\n</body>\n<script>{script}</script>\n</html>\n")  # fmt: skip
+    return page, tuple(dict.fromkeys(hashes))
 
 
 def _classes(values: np.ndarray, classify) -> tuple[np.ndarray, list[str]]:

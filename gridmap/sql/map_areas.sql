@@ -1,6 +1,7 @@
 -- Current areas of a map's scope (codes starting with `prefix`) with what the maps show: households,
 -- land area, party cell, workers, and incidents routed there within the filters.
--- Parameters: prefix, since, until (received, NULL = open), category (NULL = all), now.
+-- Parameters: prefix, since, until (received, NULL = open), category (NULL = all), now, jurisdiction (the
+-- viewer's area ids from access.jurisdiction_ids, NULL = everywhere: only cases inside it are counted).
 WITH cases AS (
     SELECT unnest(i.area_path) AS id, count(*) AS incidents,
            count(*) FILTER (WHERE i.due_at < %(now)s AND i.state NOT IN ('closed', 'rated', 'rejected')) AS overdue
@@ -8,6 +9,7 @@ WITH cases AS (
     WHERE (%(since)s::timestamptz IS NULL OR i.received_at >= %(since)s::timestamptz)
       AND (%(until)s::timestamptz IS NULL OR i.received_at < %(until)s::timestamptz)
       AND (%(category)s::text IS NULL OR i.category = %(category)s::text)
+      AND (%(jurisdiction)s::bigint[] IS NULL OR i.area_path && %(jurisdiction)s::bigint[])
     GROUP BY 1
 )
 SELECT a.code, a.name, a.level, a.kind, a.layer, ST_AsBinary(a.geom) AS wkb,

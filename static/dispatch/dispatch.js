@@ -22,13 +22,14 @@ function showLogin(message) {
 }
 
 async function start() {
+  let me;
   try {
-    const me = await api("/api/v1/auth/me");
-    $("who").textContent = `${me.name} (${me.role})`;
+    me = await whoAmI();
   } catch (e) {
-    showLogin(sessionStorage.getItem("gridmap.token") ? e.message : "");
-    return;
+    return showLogin(e.message);
   }
+  if (!me) return showLogin("");
+  $("who").textContent = `${me.name} (${me.role})`;
   $("login").hidden = true;
   $("console").hidden = false;
   map.invalidateSize();

@@ -47,13 +47,14 @@ function findingStyle(f) {
   return { color: FINDING_COLOURS[f.properties.severity] || "#d00000", weight: 2, fillOpacity: 0.35, dashArray: "3 3" };
 }
 
+// Tooltips are DOM nodes built with el(): Leaflet would parse a string as HTML, and names come from the database.
 function onMicrogrid(feature, layer) {
-  layer.bindTooltip(() => `${feature.properties.code} · ${feature.properties.households}`, { sticky: true });
+  layer.bindTooltip(() => el("span", `${feature.properties.code} · ${feature.properties.households}`), { sticky: true });
   layer.on("click", (e) => microgridClicked(feature.properties, e.originalEvent));
 }
 function onBuilding(feature, layer) {
-  layer.bindTooltip(() => `${feature.properties.code} ${feature.properties.name} · ${feature.properties.households}`,
-                    { sticky: true });
+  const p = feature.properties;
+  layer.bindTooltip(() => el("span", `${p.code} ${p.name || ""} · ${p.households}`), { sticky: true });
   layer.on("click", () => buildingClicked(feature.properties));
 }
 
@@ -449,16 +450,14 @@ async function communities() {
 // --- start --------------------------------------------------------------------------------------
 
 async function start() {
-  if (!sessionStorage.getItem("gridmap.token")) {
-    $("login").hidden = false;
-    return;
-  }
   try {
-    state.me = await api("/api/v1/auth/me");
+    state.me = await whoAmI();
   } catch (e) {
+    $("login-error").textContent = e.message;
+  }
+  if (!state.me) {
     $("login").hidden = false;
     $("planner").hidden = true;
-    $("login-error").textContent = sessionStorage.getItem("gridmap.token") ? e.message : "";
     return;
   }
   $("who").textContent = `${state.me.name} (${state.me.role})`;
@@ -482,8 +481,7 @@ $("login-form").addEventListener("submit", async (e) => {
   }
 });
 $("logout").addEventListener("click", async () => {
-  await api("/api/v1/auth/logout", { method: "POST" }).catch(() => null);
-  sessionStorage.removeItem("gridmap.token");
+  await logOut().catch(() => null);
   location.reload();
 });
 $("lang").addEventListener("click", () => {

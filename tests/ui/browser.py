@@ -18,7 +18,9 @@ ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-
 
 @contextmanager
 def browser_page():
-    """(page, problems): ``problems`` collects console errors, page errors and outside requests."""
+    """(page, problems): ``problems`` collects console errors, page errors and outside requests. Pages run
+    under their real Content-Security-Policy, which forbids eval: give ``wait_for_function`` an arrow
+    function (``"() => …"``), never a bare expression, which Playwright would evaluate with eval."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
@@ -48,3 +50,19 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# The page's folium map object (folium names it map_<hash>).
+MAP_OBJECT = ("Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map)"
+              ".map(k => window[k])[0]")  # fmt: skip
+
+
+def hover_map(page, lat: float, lon: float) -> None:
+    """Centre a folium map page on (lat, lon) at zoom 18 and move the mouse onto that spot."""
+    page.evaluate(f"() => {{ ({MAP_OBJECT}).setView([{lat}, {lon}], 18, {{animate: false}}); }}")
+    page.wait_for_timeout(300)
+    x, y = page.evaluate(f"(() => {{ const p = ({MAP_OBJECT}).latLngToContainerPoint([{lat}, {lon}]);"
+                         " const r = document.querySelector('.folium-map').getBoundingClientRect();"
+                         " return [p.x + r.left, p.y + r.top]; })()")  # fmt: skip
+    page.mouse.move(x - 3, y - 3)
+    page.mouse.move(x, y, steps=3)

@@ -38,14 +38,14 @@ def test_dispatch_a_case_in_the_browser(console):
         page.fill("#login-form [name=name]", "desk")
         page.fill("#login-form [name=password]", "wrong password")
         page.click("#login-form button")
-        page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+        page.wait_for_function("() => document.getElementById('login-error').textContent.length > 0")
         problems.clear()  # the refused login is a 401 the console itself reports
         page.fill("#login-form [name=password]", PASSWORD)
         page.click("#login-form button")
         page.wait_for_selector(f"#queue li[data-id='{case['id']}']")
         # Filter by category: only street lights remain.
         page.select_option("#filters [name=category]", "streetlight")
-        page.wait_for_function(f"!document.querySelector(\"#queue li[data-id='{other['id']}']\")")
+        page.wait_for_function(f"() => !document.querySelector(\"#queue li[data-id='{other['id']}']\")")
         page.click(f"#queue li[data-id='{case['id']}']")
         page.wait_for_selector("#map path.leaflet-interactive")
         assert code in page.inner_text("#owners")
@@ -56,13 +56,13 @@ def test_dispatch_a_case_in_the_browser(console):
         assert page.locator("#action-form [name=action] option").all_inner_texts()[0].endswith("dispatch")
         page.select_option("#action-form [name=action]", "dispatch")
         page.click("#action-form button")
-        page.wait_for_function("document.getElementById('case-state').textContent.includes('dispatched')")
+        page.wait_for_function("() => document.getElementById('case-state').textContent.includes('dispatched')")
         assert "dispatch" in page.inner_text("#events")
         # The console offers only what the state allows; a refused action shows the server's reason.
         page.evaluate("document.querySelector('#action-form [name=action]').add(new Option('verify', 'verify'))")
         page.select_option("#action-form [name=action]", "verify")
         page.click("#action-form button")
-        page.wait_for_function("document.getElementById('action-error').textContent.includes('cannot verify')")
+        page.wait_for_function("() => document.getElementById('action-error').textContent.includes('cannot verify')")
         screenshot(page, "dispatch-console")
     # Chromium itself logs the provoked 409; anything else is a fault of the page.
     assert [p for p in problems if "status of 409" not in p] == []

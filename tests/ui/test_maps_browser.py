@@ -14,10 +14,7 @@ from gridmap.settings import Settings
 from tests.access_setup import make_principals
 from tests.conftest import LiveServer
 from tests.map_setup import COMMUNITY, prepare
-from tests.ui.browser import browser_page, screenshot
-
-MAP_OBJECT = ("Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map)"
-              ".map(k => window[k])[0]")
+from tests.ui.browser import browser_page, hover_map, screenshot
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +48,7 @@ def test_overview_map_in_the_browser(served):
         assert page.locator('.gm-legend-block[data-key="per_km2"]').is_visible()
         assert not page.locator('.gm-legend-block[data-key="households"]').is_visible()
         # Hover the micro-grid whose name is a script: the tooltip shows it as text and nothing runs.
-        page.evaluate(f"() => {{ ({MAP_OBJECT}).setView([{lat}, {lon}], 18, {{animate: false}}); }}")
-        page.wait_for_timeout(300)
-        x, y = page.evaluate(f"(() => {{ const p = ({MAP_OBJECT}).latLngToContainerPoint([{lat}, {lon}]);"
-                             " const r = document.querySelector('.folium-map').getBoundingClientRect();"
-                             " return [p.x + r.left, p.y + r.top]; })()")  # fmt: skip
-        page.mouse.move(x - 3, y - 3)
-        page.mouse.move(x, y, steps=3)
+        hover_map(page, lat, lon)
         tooltip = page.locator(".leaflet-tooltip", has_text="__pwned")
         tooltip.wait_for(timeout=5000)
         assert "<script>window.__pwned=1</script>" in tooltip.inner_text()

@@ -30,7 +30,7 @@ def _draft(page) -> dict:
 def _revision(page, revision: int) -> None:
     try:
         page.wait_for_function(
-            f"planner.state.draft && planner.state.draft.revision === {revision} && !planner.state.busy"
+            f"() => planner.state.draft && planner.state.draft.revision === {revision} && !planner.state.busy"
         )
     except Exception:
         raise AssertionError(f"no revision {revision}; the page says: {page.inner_text('#message')}") from None
@@ -86,7 +86,7 @@ def _reshape(page, code: str, geom: shapely.Geometry, give_way: bool = True) -> 
 
 def _findings_tab(page, revision: int) -> None:
     page.click("[data-tab=findings]")
-    page.wait_for_function(f"document.getElementById('tab-findings').dataset.revision === '{revision}'")
+    page.wait_for_function(f"() => document.getElementById('tab-findings').dataset.revision === '{revision}'")
 
 
 def test_planner_redraws_saves_and_loses_a_race_cleanly(planner_api):
@@ -131,7 +131,7 @@ def test_planner_redraws_saves_and_loses_a_race_cleanly(planner_api):
         page.click("[data-tool=move]")
         bx, by = shapely.point_on_surface(_shape(building)).coords[0]
         page.mouse.click(*_px(page, bx, by))
-        page.wait_for_function("document.getElementById('mode-hint').textContent.match(/[1１]/)")
+        page.wait_for_function("() => document.getElementById('mode-hint').textContent.match(/[1１]/)")
         footprints = shapely.union_all([_shape(b).buffer(0.00002) for b in buildings])
         tx, ty = shapely.point_on_surface(_shape(sink).difference(footprints)).coords[0]
         page.mouse.click(*_px(page, tx, ty))
@@ -150,13 +150,14 @@ def test_planner_redraws_saves_and_loses_a_race_cleanly(planner_api):
         assert page.locator("#findings li[data-problem=gap]").count() == 1
         page.click("#save")
         page.wait_for_function(
-            "document.getElementById('confirm-dialog').open || document.getElementById('message').className === 'error'"
+            "() => document.getElementById('confirm-dialog').open"
+            " || document.getElementById('message').className === 'error'"
         )
         assert page.evaluate("document.getElementById('confirm-dialog').open"), page.inner_text("#message")
         assert "no micro-grid" in page.inner_text("#confirm-text")
         screenshot(page, "planner-gap-warned")
         page.click("#confirm-cancel")
-        page.wait_for_function("document.getElementById('message').className === 'error'")
+        page.wait_for_function("() => document.getElementById('message').className === 'error'")
         page.click("#undo")
         _revision(page, 6)
         # Grow A into its neighbour without letting the neighbour give way: refused with the reason.
@@ -167,7 +168,7 @@ def test_planner_redraws_saves_and_loses_a_race_cleanly(planner_api):
         _findings_tab(page, 7)
         assert page.locator("#findings li[data-problem=overlap]").count() >= 1
         page.click("#save")
-        page.wait_for_function("document.getElementById('message').textContent.includes('both cover')")
+        page.wait_for_function("() => document.getElementById('message').textContent.includes('both cover')")
         assert target.b_code in page.inner_text("#message")
         screenshot(page, "planner-overlap-refused")
         page.click("#undo")
@@ -175,7 +176,7 @@ def test_planner_redraws_saves_and_loses_a_race_cleanly(planner_api):
         # Save for real; after a reload the new versions are there, with who saved them.
         page.click("#save")
         page.wait_for_function(
-            "document.getElementById('message').textContent.includes('{}')".format(sink["properties"]["code"])
+            "() => document.getElementById('message').textContent.includes('{}')".format(sink["properties"]["code"])
         )
         page.reload()
         page.wait_for_selector(f"#mg-list tr[data-code='{sink['properties']['code']}']")
@@ -185,7 +186,7 @@ def test_planner_redraws_saves_and_loses_a_race_cleanly(planner_api):
         page.wait_for_selector("#history li[data-version='2']")
         assert "ana" in page.inner_text("#history li[data-version='2']")
         page.click("#history li[data-version='1'] button")
-        page.wait_for_function("planner.layers.history.getLayers().length === 1")
+        page.wait_for_function("() => planner.layers.history.getLayers().length === 1")
         screenshot(page, "planner")
         # A race: ana splits B while bo saves his own split of B first. Ana gets the 409 and reloads.
         revision = _draft(page)["revision"]
@@ -218,7 +219,7 @@ def test_planner_redraws_saves_and_loses_a_race_cleanly(planner_api):
         # Another jurisdiction: not offered, and asking for it by address is refused.
         page.goto(f"{base}/planner/#area={target.foreign}")
         page.reload()
-        page.wait_for_function("document.getElementById('message').className === 'error'")
+        page.wait_for_function("() => document.getElementById('message').className === 'error'")
         assert "不在您的辖区内" in page.inner_text("#message")
         assert target.foreign not in " ".join(page.locator("#community option").all_inner_texts())
     assert [p for p in problems if not any(s in p for s in EXPECTED_STATUSES)] == []
