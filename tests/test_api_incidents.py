@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -83,6 +85,40 @@ def test_the_same_external_id_twice_is_one_case(api):
     other_channel = post(client, tokens, "intake", body(*next(points)[:2], category="safety_hazard",
                                                         channel="hotline_12345", external_id="12345-0001"))  # fmt: skip
     assert other_channel.status_code == 201 and other_channel.json()["id"] != first.json()["id"]
+
+
+def test_a_retried_repeat_report_joins_once(api):
+    """A report that joined a case as a repeat, sent again with its external_id, answers that case and adds
+    no second repeat."""
+    client, url, tokens, own, foreign, points = api
+    lon, lat, _ = next(points)
+    first = post(client, tokens, "intake", body(lon, lat, category="noise", external_id="wx-r-1"))
+    joined = post(client, tokens, "intake", body(lon, lat, category="noise", external_id="wx-r-2"))
+    assert first.status_code == 201 and joined.status_code == 200, joined.text  # a repeat joins: 200
+    assert joined.json()["repeat"] and joined.json()["id"] == first.json()["id"]
+    before = incident_digest(url)
+    again = post(client, tokens, "intake", body(lon, lat, category="noise", external_id="wx-r-2"))
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"] and again.json()["repeat"]
+    assert again.json()["report_token"] == joined.json()["report_token"]
+    assert incident_digest(url) == before
+
+
+def test_the_same_external_id_at_once_in_two_categories_is_one_case(api):
+    """Two sends of one external_id at the same moment, whose categories differ (a channel's retry after a
+    correction): one case, the other answer names it; never a server error."""
+    client, url, tokens, own, foreign, points = api
+    lon, lat, _ = next(points)
+    barrier = threading.Barrier(2)
+
+    def send(category: str):
+        barrier.wait()
+        return post(client, tokens, "intake", body(lon, lat, category=category, external_id="wx-race-1"))
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(send, ("noise", "sanitation")))
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    assert answers[0].json()["id"] == answers[1].json()["id"]
 
 
 def test_intake_gets_an_acknowledgement_not_the_case(api):

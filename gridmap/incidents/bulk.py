@@ -128,7 +128,7 @@ _INCIDENT_SQL = {"geom": "ST_GeomFromText(u.geom, 4326)",
                  "area_path": "ARRAY(SELECT jsonb_array_elements_text(u.area_path)::bigint)"}  # fmt: skip
 _REPORT = {"incident_id": "int8", "is_repeat": "bool", "channel": "text", "description": "text", "geom": "text",
            "address": "text", "location_source": "text", "location_confidence": "float4", "reported_at": "timestamptz",
-           "received_at": "timestamptz"}  # fmt: skip
+           "received_at": "timestamptz", "external_id": "text"}  # fmt: skip
 _EVENT = {"incident_id": "int8", "at": "timestamptz", "action": "text", "from_state": "text", "to_state": "text",
           "actor": "text", "actor_kind": "text", "role": "text", "detail": "jsonb"}  # fmt: skip
 
@@ -154,7 +154,7 @@ def _insert(conn: psycopg.Connection, who: Principal, fresh: list[tuple[dict, di
             category.deadline(calendar, received), closed_at, row["external_id"], received,
         ))  # fmt: skip
         reports.append((incident_id, False, "import", row["description"], point, row["address"], "point", 1,
-                         received, received))  # fmt: skip
+                         received, received, row["external_id"]))  # fmt: skip
         events.append((incident_id, received, "import", None, state, who.name, who.kind, who.role, Jsonb({})))
     insert_rows(conn, "incident", _INCIDENT, incidents, expressions=_INCIDENT_SQL, given_ids=True)
     insert_rows(conn, "incident_report", _REPORT, reports, expressions={"geom": "ST_GeomFromText(u.geom, 4326)"})

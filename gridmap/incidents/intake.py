@@ -168,16 +168,16 @@ def _replay(conn: psycopg.Connection, who: Principal, report: NewReport) -> Outc
     if report.external_id is None:
         return None
     row = conn.execute(
-        "SELECT i.id, i.area_path, (SELECT r.token FROM incident_report r WHERE r.incident_id = i.id"
-        " AND NOT r.is_repeat ORDER BY r.id LIMIT 1) FROM incident i WHERE i.channel = %s AND i.external_id = %s",
+        "SELECT i.id, i.area_path, r.token, r.is_repeat FROM incident_report r JOIN incident i ON i.id = r.incident_id"
+        " WHERE r.channel = %s AND r.external_id = %s",
         (report.channel, report.external_id),
     ).fetchone()
     if row is None:
         return None
-    incident_id, area_path, token = row
+    incident_id, area_path, token, repeat = row
     if not in_jurisdiction(who, area_path):
         raise InvalidInput(f"external_id {report.external_id!r} is taken on channel {report.channel}", "external_id")
-    return Outcome(incident_id, False, token, replayed=True)
+    return Outcome(incident_id, repeat, token, replayed=True)
 
 
 def _insert_report(
@@ -186,12 +186,12 @@ def _insert_report(
     token = secrets.token_urlsafe(12)
     conn.execute(
         "INSERT INTO incident_report (incident_id, is_repeat, channel, description, reporter_name, reporter_phone,"
-        " geom, address, building_id, location_source, location_confidence, reported_at, received_at, token)"
-        " VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s::float8 IS NULL THEN NULL"
-        " ELSE ST_SetSRID(ST_MakePoint(%s, %s), 4326) END, %s, %s, %s, %s, %s, %s, %s)",
+        " geom, address, building_id, location_source, location_confidence, reported_at, received_at, token,"
+        " external_id) VALUES (%s, %s, %s, %s, %s, %s, CASE WHEN %s::float8 IS NULL THEN NULL"
+        " ELSE ST_SetSRID(ST_MakePoint(%s, %s), 4326) END, %s, %s, %s, %s, %s, %s, %s, %s)",
         (incident_id, repeat, report.channel, report.description.strip(), report.reporter_name,
          report.reporter_phone, where.lon, where.lon, where.lat, report.address, where.building_id, where.source,
-         where.confidence, report.reported_at or now, now, token),
+         where.confidence, report.reported_at or now, now, token, report.external_id),
     )  # fmt: skip
     for url in report.photo_urls:
         conn.execute(
@@ -249,9 +249,13 @@ def intake(
     _check(report, now)
     category = get_category(conn, report.category, for_intake=True)
     with conn.transaction():
+        if report.external_id is not None:
+            # A retry queues behind the first send of its id, whatever its category says, and then finds it.
+            # Taken before the category lock, always, so no two intakes wait for each other crosswise.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridmap.intake.external'), hashtext(%s))",
+                         (f"{report.channel}:{report.external_id}",))  # fmt: skip
         # Reports of one category queue here, so two near-simultaneous reports of one problem make one case.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('gridmap.intake'), hashtext(%s))", (category.code,))
-        # A retry carries the same category, so it waits here for the first and then finds its case.
         replayed = _replay(conn, who, report)
         if replayed is not None:
             return replayed
