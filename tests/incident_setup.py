@@ -48,12 +48,15 @@ def unassigned_spot(conn: psycopg.Connection) -> tuple[float, float]:
 
 
 def incident_digest(url: str) -> tuple:
-    """A fingerprint of every incident table (and idempotency keys): equal before and after = nothing written."""
+    """A fingerprint of every incident table, the categories, idempotency keys and login sessions: equal
+    before and after = nothing written."""
     with psycopg.connect(url) as conn:
         return conn.execute(
             "SELECT (SELECT md5(coalesce(string_agg(i::text, ',' ORDER BY id), '')) FROM incident i),"
             " (SELECT count(*) FROM incident_report), (SELECT count(*) FROM incident_event),"
-            " (SELECT count(*) FROM incident_photo), (SELECT count(*) FROM idempotency_key)"
+            " (SELECT count(*) FROM incident_photo), (SELECT count(*) FROM idempotency_key),"
+            " (SELECT md5(string_agg(c::text, ',' ORDER BY code)) FROM incident_category c),"
+            " (SELECT count(*) FROM user_session)"
         ).fetchone()
 
 

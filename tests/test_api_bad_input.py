@@ -7,22 +7,12 @@ import math
 from urllib.parse import quote
 
 import httpx
-import psycopg
 import pytest
 
 from tests.access_setup import box, table_digest
+from tests.incident_setup import incident_digest
 
 DEEP = "[" * 5000 + "]" * 5000
-
-
-def incident_digest(url: str) -> tuple:
-    """A fingerprint of what an incident write could change: cases, reports, events, categories."""
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT (SELECT count(*) FROM incident), (SELECT count(*) FROM incident_report),"
-            " (SELECT count(*) FROM incident_event), (SELECT md5(string_agg(c::text, ',' ORDER BY code))"
-            " FROM incident_category c), (SELECT count(*) FROM user_session)"
-        ).fetchone()
 
 
 def corpus(own) -> list[tuple]:

@@ -97,6 +97,8 @@ def public_request(request: dict, public_note: str | None) -> dict:
 
 def _latest_notes(conn: psycopg.Connection, ids: list[int], actions: tuple[str, ...] | None) -> dict[int, str]:
     """Per case: the latest note (or reason) of its history, of ``actions`` only when given."""
+    if not ids:
+        return {}
     return dict(conn.execute(
         "SELECT DISTINCT ON (incident_id) incident_id, coalesce(note, detail->>'reason') FROM incident_event"
         " WHERE incident_id = ANY(%(ids)s) AND (note IS NOT NULL OR detail ? 'reason')"
@@ -108,6 +110,8 @@ def _latest_notes(conn: psycopg.Connection, ids: list[int], actions: tuple[str, 
 
 def _first_media(conn: psycopg.Connection, ids: list[int]) -> dict[int, str]:
     """Per case: its first photo (the reporter's link or the upload's path)."""
+    if not ids:
+        return {}
     return dict(conn.execute(
         "SELECT DISTINCT ON (incident_id) incident_id,"
         " coalesce(url, '/api/v1/incidents/' || incident_id || '/photos/' || id) FROM incident_photo"

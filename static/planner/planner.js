@@ -47,7 +47,8 @@ function findingStyle(f) {
   return { color: FINDING_COLOURS[f.properties.severity] || "#d00000", weight: 2, fillOpacity: 0.35, dashArray: "3 3" };
 }
 
-// Tooltips are DOM nodes built with el(): Leaflet would parse a string as HTML, and names come from the database.
+// Tooltips are DOM nodes built with el(), which sets the text as textContent (never parsed as HTML): Leaflet
+// would parse a string as HTML, and codes and names come from the database.
 function onMicrogrid(feature, layer) {
   layer.bindTooltip(() => el("span", `${feature.properties.code} · ${feature.properties.households}`), { sticky: true });
   layer.on("click", (e) => microgridClicked(feature.properties, e.originalEvent));
