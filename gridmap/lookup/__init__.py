@@ -29,6 +29,7 @@ from psycopg.rows import namedtuple_row
 from gridmap import sql
 from gridmap.errors import InvalidInput
 from gridmap.levels import DEFAULT_LAYER
+from gridmap.lookup.index import LookupIndex
 from gridmap.points import spatial_order
 
 AREA_KEYS = ("microgrid", "grid", "community", "subdistrict")
@@ -153,16 +154,43 @@ def _owners(conn: psycopg.Connection, keys: list[tuple], at: datetime | None) ->
     return out
 
 
+def lookup_now(index: LookupIndex | None, points_wgs84: Sequence[tuple[float, float]], options: LookupOptions) -> list:
+    """The records the in-process index answers, one per point (checked already), None where the SQL
+    path must answer: a past ``at``, ``layer="all"``, a layer the index does not hold, no index, or a point
+    only a distance in PostGIS settles ("nearest"). Records equal ``lookup``'s."""
+    _check_options(options)
+    if index is None or options.at is not None or options.layer not in index.layers or not points_wgs84:
+        return [None] * len(points_wgs84)
+    spots = index.locate(points_wgs84, options.layer, options.unit, options.floor, options.nearest_m)
+    return [None if s is None else _record(s, index.owner(_owner_key(s)), options) for s in spots]
+
+
 def lookup(
-    conn: psycopg.Connection, points_wgs84: Sequence[tuple[float, float]], options: LookupOptions
+    conn: psycopg.Connection,
+    points_wgs84: Sequence[tuple[float, float]],
+    options: LookupOptions,
+    index: LookupIndex | None = None,
 ) -> list[dict] | list[list[dict]]:
-    """Resolve WGS-84 points (checked already), STATEMENT_POINTS per statement in spatial order; results
-    come in input order.
+    """Resolve WGS-84 points (checked already); results come in input order. With ``index`` (a current
+    ``LookupIndex``), the points it answers touch no database and the rest go to SQL.
 
     With one layer each result is a record; with ``layer="all"`` each is a list of records, one
     per layer. A record holds match, distance_m, microgrid, grid, community, subdistrict, owner,
     fallback, note, party_cell, building, units and people. Records of points with the same owner
     share the owner's dicts: treat records as read-only."""
+    records = lookup_now(index, points_wgs84, options)
+    rest = [i for i, r in enumerate(records) if r is None]
+    if rest or not points_wgs84:
+        for i, record in zip(rest, lookup_sql(conn, [points_wgs84[i] for i in rest], options), strict=True):
+            records[i] = record
+    return records
+
+
+def lookup_sql(
+    conn: psycopg.Connection, points_wgs84: Sequence[tuple[float, float]], options: LookupOptions
+) -> list[dict] | list[list[dict]]:
+    """``lookup`` by SQL alone, STATEMENT_POINTS per statement in spatial order: the answer for any
+    ``at`` and layer, and the source of truth the index is checked against."""
     _check_options(options)
     layers = check_layer(conn, options.layer)
     if not points_wgs84:
