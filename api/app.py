@@ -34,11 +34,15 @@ from api.routes import (
 )
 from api.security_headers import SecurityHeaders
 from api.text_guard import refuse_unsafe_text
+from api.write_epoch import AnnounceWrites
 from gridmap import __version__
+from gridmap.accounts import PrincipalCache
 from gridmap.db.connect import check_startup, database_url, make_pool
 from gridmap.incidents.calendar import calendar_from_settings
 from gridmap.incidents.escalation import escalate_periodically
 from gridmap.incidents.routing import policy_from_settings
+from gridmap.lookup.live import LiveIndex, WriteEpoch
+from gridmap.lookup.service import LookupService
 from gridmap.settings import Settings
 from gridmap.throttle import LoginGuard
 
@@ -63,6 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = make_pool(url, settings)
         pool.open(wait=False)
         app.state.pool = pool
+        # The index builds in the background; lookups are answered by SQL until it is ready.
+        live = LiveIndex(url) if settings.lookup_index else None
+        if live is not None:
+            live.start()
+        app.state.lookups = LookupService(pool, live)
+        app.state.write_epoch = epoch = live.epoch if live is not None else WriteEpoch(url)
+        app.state.principals = PrincipalCache(settings.secret_key.get_secret_value(), generation=epoch.read)
         every = settings.escalate_every_s
         escalator = asyncio.create_task(escalate_periodically(pool, app.state.calendar, every)) if every else None
         try:
@@ -70,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if escalator:
                 escalator.cancel()
+            if live is not None:
+                live.close()
             pool.close()
 
     app = FastAPI(
@@ -95,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ("POST", r"/api/v1/incidents/[0-9]+/photos"): settings.photo_max_bytes,
         },
     )
+    app.add_middleware(AnnounceWrites)
     app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
     # Before the limits: X-Forwarded-For and -Proto count only from a trusted proxy (none by default).
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_networks)

@@ -10,24 +10,22 @@ import psycopg
 from fastapi import Depends, Header, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from psycopg_pool import PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
 from api.sessions import credentials
 from gridmap.access import ANONYMOUS, Principal, require
-from gridmap.accounts import principal_for_token
-from gridmap.errors import DatabaseUnavailable, InvalidInput
+from gridmap.db.connect import pooled
+from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.routing import Policy
+from gridmap.lookup.service import LookupService
 from gridmap.partition import Band
 from gridmap.settings import Settings
 
 
 def _connection(request: Request) -> Iterator[psycopg.Connection]:
-    try:
-        with request.app.state.pool.connection() as conn:
-            yield conn
-    except PoolTimeout:
-        raise DatabaseUnavailable("the database is not answering; retry shortly") from None
+    with pooled(request.app.state.pool) as conn:
+        yield conn
 
 
 async def _settings(request: Request) -> Settings:
@@ -80,7 +78,12 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
+async def _lookups(request: Request) -> LookupService:
+    return request.app.state.lookups
+
+
 Conn = Annotated[psycopg.Connection, Depends(_connection)]
+Lookups = Annotated[LookupService, Depends(_lookups)]
 RawBody = Annotated[bytes, Depends(_raw_body)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CalendarDep = Annotated[Calendar, Depends(_calendar)]
@@ -88,12 +91,23 @@ PolicyDep = Annotated[Policy, Depends(_policy)]
 Now = Annotated[datetime, Depends(_now)]
 
 
-def _principal(request: Request, conn: Conn, settings: SettingsDep) -> Principal:
+async def _principal(request: Request, settings: SettingsDep) -> Principal:
     """The caller behind ``Authorization: Bearer <token>`` (a session or an API key) or behind the staff
-    pages' session cookie (a write must then carry the CSRF header: ``api.sessions``), else anonymous."""
-    secret = settings.secret_key.get_secret_value()
-    token = credentials(request, secret)
-    return ANONYMOUS if token is None else principal_for_token(conn, secret, token)
+    pages' session cookie (a write must then carry the CSRF header: ``api.sessions``), else anonymous.
+    Anonymous callers and tokens seen within the last half second cost no database round trip."""
+    token = credentials(request, settings.secret_key.get_secret_value())
+    if token is None:
+        return ANONYMOUS
+    principals = request.app.state.principals
+    who = principals.cached(token)
+    if who is None:
+        who = await run_in_threadpool(_resolve, request.app.state.pool, principals, token)
+    return who
+
+
+def _resolve(pool, principals, token: str) -> Principal:
+    with pooled(pool) as conn:
+        return principals.resolve(conn, token)
 
 
 Who = Annotated[Principal, Depends(_principal)]

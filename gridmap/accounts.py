@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
@@ -199,6 +200,39 @@ def principal_for_token(conn: psycopg.Connection, secret: str, token: str) -> Pr
         raise Unauthenticated("the token is unknown, expired or revoked; log in again")
     name, kind, role, scope = row
     return Principal(name=name, kind=kind, role=role, scope=frozenset(scope))
+
+
+class PrincipalCache:
+    """Callers resolved from their token digests, kept for ``ttl_s`` (under a second) and only while
+    ``generation()`` (the machine's write epoch) is unchanged, so that a burst of requests with one token
+    costs one query. A logout, a disabled user or a revoked key takes effect at once on every process of
+    this machine (it is a write: the epoch changes), and within ``ttl_s`` when written from elsewhere."""
+
+    def __init__(self, secret: str, generation=lambda: None, ttl_s: float = 0.5, size: int = 10_000):
+        self._secret = secret
+        self._generation = generation
+        self._ttl = ttl_s
+        self._size = size
+        self._entries: dict[str, tuple[float, object, Principal]] = {}
+
+    def cached(self, token: str) -> Principal | None:
+        """The principal behind ``token`` if resolved less than ``ttl_s`` ago and no write since, else None."""
+        entry = self._entries.get(token_digest(self._secret, token))
+        if entry is None or time.monotonic() >= entry[0] or entry[1] != self._generation():
+            return None
+        return entry[2]
+
+    def resolve(self, conn: psycopg.Connection, token: str) -> Principal:
+        """``principal_for_token``, remembered for ``ttl_s``."""
+        generation = self._generation()  # before the query: a write meanwhile makes the entry stale
+        who = principal_for_token(conn, self._secret, token)
+        if len(self._entries) >= self._size:  # expired ones first; then start over rather than grow
+            now = time.monotonic()
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+        self._entries[token_digest(self._secret, token)] = (time.monotonic() + self._ttl, generation, who)
+        return who
 
 
 def describe(conn: psycopg.Connection, who: Principal) -> dict:

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
         description="A point in no micro-grid goes to the nearest within this many metres.",
     )
     timezone: str = Field(default="Asia/Shanghai", description="Zone of a date or time given without an offset (at=).")
+    lookup_index: bool = Field(
+        default=True,
+        description="Answer lookups of now from an in-process index kept current by change notices (else SQL).",
+    )
     lookup_batch_max: int = Field(default=10_000, ge=1, description="Most points in one POST /lookup.")
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger request bodies get 413.")
     lookup_body_max_bytes: int = Field(

@@ -132,7 +132,9 @@ def test_live_index_follows_writes_by_patching(demo_db):
                 " FROM area WHERE id = %s AND valid_to = (SELECT max(valid_to) FROM area WHERE id = %s)",
                 (mg["id"], mg["id"]),
             )
-            conn.execute("UPDATE person SET name = '新网格员' WHERE area_id = %s AND role = 'microgrid_worker'", (mg["id"],))
+            conn.execute(
+                "UPDATE person SET name = '新网格员' WHERE area_id = %s AND role = 'microgrid_worker'", (mg["id"],)
+            )
             conn.commit()
             announce_write(demo_db)
             index = live.current()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import psycopg
@@ -21,8 +22,8 @@ router = APIRouter(tags=["health"])
     responses={503: {"description": "The database is unreachable"}},
 )
 def health(request: Request) -> JSONResponse:
-    """200 with the PostGIS version when the database answers; 503 (with Retry-After) when it does not,
-    saying ``busy`` (reachable, every pooled connection in use) apart from ``unavailable`` (unreachable)."""
+    """200 with the PostGIS version and the lookup index's state when the database answers; 503 (with
+    Retry-After) when it does not, saying ``busy`` (reachable, every pooled connection in use) apart from ``unavailable`` (unreachable)."""
     pool = request.app.state.pool
     try:
         with pool.connection(timeout=2) as conn:
@@ -41,8 +42,19 @@ def health(request: Request) -> JSONResponse:
             "status": "ok",
             "version": __version__,
             "database": {"reachable": True, "postgis": postgis, "postgresql": server},
+            "lookup_index": _index_status(request),
         }
     )
+
+
+def _index_status(request: Request) -> dict:
+    """How lookups of now are answered: ``ready`` (from memory, with its build time and size),
+    ``building``/``starting`` or ``unavailable`` (from SQL meanwhile), or ``off``."""
+    live = request.app.state.lookups.live
+    if live is None:
+        return {"state": "off"}
+    live.current()  # take in pending changes and a finished build first
+    return {**live.status, "pid": os.getpid()}  # which worker process answered
 
 
 _probing = threading.Lock()

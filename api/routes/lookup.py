@@ -7,12 +7,12 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
+from api.deps import Lookups, SettingsDep, Who, reject_unknown_query, require_reader
 from api.schemas.lookup import LayeredRecord, LookupRecord, PointIn
-from gridmap.access import redact
 from gridmap.errors import InvalidInput
-from gridmap.lookup import ALL_LAYERS, LookupOptions, lookup
+from gridmap.lookup import ALL_LAYERS, LookupOptions
 from gridmap.points import check_crs, parse_at, point_to_wgs84
 
 router = APIRouter(
@@ -61,8 +61,8 @@ def _with_point(record: dict, lon: float, lat: float, crs: str, wgs: tuple[float
     response_model=LookupRecord | LayeredRecord,
     responses={200: {"content": _EXAMPLE}},
 )
-def lookup_one(
-    conn: Conn,
+async def lookup_one(
+    lookups: Lookups,
     who: Who,
     query: LookupQuery,
     lon: Annotated[float, Query(description="Longitude", examples=[114.0405])],
@@ -75,7 +75,9 @@ def lookup_one(
     edge or corner the micro-grid with the lowest code wins. Without credentials phones are masked."""
     crs, options = query
     wgs = point_to_wgs84(lon, lat, crs)
-    result = redact(who, lookup(conn, [wgs], options)[0])
+    # Answered in the event loop from the index; a point it cannot answer goes to SQL on a worker thread.
+    records = lookups.answer_now(who, [wgs], options) or await run_in_threadpool(lookups.answer, who, [wgs], options)
+    result = records[0]
     if options.layer == ALL_LAYERS:
         return _json({"layers": [_with_point(r, lon, lat, crs, wgs) for r in result]})
     return _json(_with_point(result, lon, lat, crs, wgs))
@@ -87,7 +89,7 @@ def lookup_one(
     response_model=list[LookupRecord] | list[LayeredRecord],
 )
 def lookup_many(
-    conn: Conn,
+    lookups: Lookups,
     who: Who,
     settings: SettingsDep,
     query: LookupQuery,
@@ -101,7 +103,7 @@ def lookup_many(
         )
     crs, options = query
     wgs = [point_to_wgs84(p.lon, p.lat, crs, field=f"[{i}].") for i, p in enumerate(points)]
-    results = redact(who, lookup(conn, wgs, options))
+    results = lookups.answer(who, wgs, options)
     out = []
     for p, w, result in zip(points, wgs, results, strict=True):
         if options.layer == ALL_LAYERS:

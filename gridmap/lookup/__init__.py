@@ -178,7 +178,13 @@ def lookup(
     per layer. A record holds match, distance_m, microgrid, grid, community, subdistrict, owner,
     fallback, note, party_cell, building, units and people. Records of points with the same owner
     share the owner's dicts: treat records as read-only."""
-    records = lookup_now(index, points_wgs84, options)
+    return fill_from_sql(conn, lookup_now(index, points_wgs84, options), points_wgs84, options)
+
+
+def fill_from_sql(
+    conn: psycopg.Connection, records: list, points_wgs84: Sequence[tuple[float, float]], options: LookupOptions
+) -> list:
+    """``records`` (from ``lookup_now``) with every None answered by the SQL path, in place."""
     rest = [i for i, r in enumerate(records) if r is None]
     if rest or not points_wgs84:
         for i, record in zip(rest, lookup_sql(conn, [points_wgs84[i] for i in rest], options), strict=True):

@@ -371,7 +371,9 @@ class LookupIndex:
         microgrid_row = by_id[picked].row_id if picked is not None else None
         owners = (picked,) if picked is not None else tuple(split)
         base = microgrid_row if microgrid_row is not None else cover[0].row_id
-        return Spot(layer, "inside", None, base, microgrid_row, owners, building, self._units(building_id, split, by_id))
+        return Spot(
+            layer, "inside", None, base, microgrid_row, owners, building, self._units(building_id, split, by_id)
+        )
 
     def _building_json(self, building_id: int | None) -> dict | None:
         if building_id is None:

@@ -21,73 +21,23 @@ by SQL until it is ready. The index is never used while a change it has not appl
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import mmap
-import os
-import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
+from contextlib import contextmanager
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
+from gridmap.db.epoch import WriteEpoch
 from gridmap.lookup.index import LookupIndex
 
 CHANNEL = "gridmap_lookup"
 log = logging.getLogger(__name__)
 # After a failed connection or build, wait this long before the next try (SQL answers meanwhile).
 RETRY_S = 2.0
-
-
-def epoch_path(url: str) -> Path:
-    """Where the write epoch of the database at ``url`` lives on this machine."""
-    info = conninfo_to_dict(url)
-    key = "|".join(str(info.get(k, "")) for k in ("host", "port", "dbname"))
-    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
-    return base / f"gridmap-epoch-{hashlib.sha256(key.encode()).hexdigest()[:20]}"
-
-
-class WriteEpoch:
-    """The write epoch of one database on this machine (see the module docstring)."""
-
-    def __init__(self, url: str):
-        self.path = epoch_path(url)
-        self._map: mmap.mmap | None = None
-
-    def _mapped(self) -> mmap.mmap | None:
-        if self._map is None:
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-                try:
-                    if os.fstat(fd).st_size < 8:
-                        os.ftruncate(fd, 8)
-                    self._map = mmap.mmap(fd, 8)
-                finally:
-                    os.close(fd)
-            except OSError as e:  # no shared file: every lookup then confirms with the database
-                log.warning("write epoch %s unusable (%s)", self.path, e)
-                return None
-        return self._map
-
-    def read(self) -> bytes | None:
-        """The epoch now; None when the file cannot be used (then treat every read as after a write)."""
-        m = self._mapped()
-        return None if m is None else m[:8]
-
-    def bump(self) -> None:
-        """Announce a committed write: random bytes, so two writers at once still change the value."""
-        m = self._mapped()
-        if m is not None:
-            m[:8] = os.urandom(8)
-
-
-def announce_write(url: str) -> None:
-    """Tell every lookup index on this machine that a write to ``url``'s database has committed."""
-    WriteEpoch(url).bump()
 
 
 def parse_notice(payload: str) -> tuple[str, set[int] | None]:
@@ -108,6 +58,8 @@ class LiveIndex:
         self.url = url
         self.epoch = WriteEpoch(url)
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._readers = 0  # lookups reading the index now; a patch waits for them
         self._conn: psycopg.Connection | None = None
         self._index: LookupIndex | None = None
         self._pending: dict[str, set[int]] = defaultdict(set)
@@ -166,7 +118,10 @@ class LiveIndex:
 
     def _failed(self, error: Exception) -> None:
         log.warning("lookup index unavailable, answering from SQL: %s", error)
-        self.status = {"state": "unavailable", "error": str(error).splitlines()[0] if str(error) else type(error).__name__}
+        self.status = {
+            "state": "unavailable",
+            "error": str(error).splitlines()[0] if str(error) else type(error).__name__,
+        }
         self._index = None
         self._full = True  # notices may have been missed meanwhile
         self._retry_at = time.monotonic() + RETRY_S
@@ -174,8 +129,30 @@ class LiveIndex:
             self._conn.close()
             self._conn = None
 
+    @contextmanager
+    def reading(self) -> Iterator[LookupIndex | None]:
+        """The current index (or None), unchanged until the block ends. Keep the block short: changes
+        wait for it. Not to be nested."""
+        with self._lock:
+            index = self.current()
+            if index is not None:
+                self._readers += 1
+        try:
+            yield index
+        finally:
+            if index is not None:
+                with self._lock:
+                    self._readers -= 1
+                    self._changed.notify_all()
+
+    def _quiet(self) -> None:
+        """Wait (holding the lock between waits) until no lookup is reading the index."""
+        while self._readers:
+            self._changed.wait()
+
     def current(self) -> LookupIndex | None:
-        """The index with every change committed before this call applied, or None (use SQL)."""
+        """The index with every change committed before this call applied, or None (use SQL). The
+        caller must not read it while another thread may change it: use ``reading``."""
         with self._lock:
             if self._closed:
                 return None
@@ -190,12 +167,14 @@ class LiveIndex:
             if self._building is not None:
                 if not self._building.done():
                     return None
+                self._quiet()
                 self._finish_build()
             if self._full:
                 self._connect_and_build()
                 return None
             if self._index is not None and self._pending:
                 changes, self._pending = self._pending, defaultdict(set)
+                self._quiet()
                 try:
                     self._index.patch(self._conn, changes)
                 except psycopg.Error as e:
