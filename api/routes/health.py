@@ -23,7 +23,8 @@ router = APIRouter(tags=["health"])
 )
 def health(request: Request) -> JSONResponse:
     """200 with the PostGIS version and the lookup index's state when the database answers; 503 (with
-    Retry-After) when it does not, saying ``busy`` (reachable, every pooled connection in use) apart from ``unavailable`` (unreachable)."""
+    Retry-After) when it does not, saying ``busy`` (reachable, every pooled connection in use) apart from
+    ``unavailable`` (unreachable)."""
     pool = request.app.state.pool
     try:
         with pool.connection(timeout=2) as conn:
