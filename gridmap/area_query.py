@@ -10,6 +10,7 @@ import shapely
 from pyproj import Geod
 
 from gridmap import sql
+from gridmap.access import Principal, redact
 from gridmap.errors import InvalidInput
 from gridmap.levels import DEFAULT_LAYER
 from gridmap.lookup import check_layer
@@ -35,8 +36,11 @@ def area_km2(geom: shapely.Geometry) -> float:
     return abs(_GEOD.geometry_area_perimeter(geom)[0]) / M2_PER_KM2
 
 
-def query_area(conn: psycopg.Connection, geom: shapely.Geometry, max_km2: float, layer: str = DEFAULT_LAYER) -> dict:
-    """Everything ``geom`` (WGS-84) touches in one layer. Refuses polygons over ``max_km2``.
+def query_area(
+    conn: psycopg.Connection, who: Principal, geom: shapely.Geometry, max_km2: float, layer: str = DEFAULT_LAYER
+) -> dict:
+    """Everything ``geom`` (WGS-84) touches in one layer, as ``who`` may see it (phones masked for
+    callers not signed in). Refuses polygons over ``max_km2``.
 
     ``households`` sums the touched micro-grids (whole micro-grids are mobilised);
     ``building_households`` sums the touched buildings. Each equals the sum over its list."""
@@ -49,19 +53,22 @@ def query_area(conn: psycopg.Connection, geom: shapely.Geometry, max_km2: float,
     microgrids, buildings, party_cells, people = conn.execute(
         sql.load("area_query"), {"wkb": shapely.to_wkb(geom), "layer": layer}
     ).fetchone()
-    return {
-        "area_km2": round(size, 4),
-        "layer": layer,
-        "totals": {
-            "households": sum(m["households"] for m in microgrids),
-            "microgrids": len(microgrids),
-            "buildings": len(buildings),
-            "building_households": sum(b["households"] for b in buildings),
-            "party_cells": len(party_cells),
-            "people": len(people),
+    return redact(
+        who,
+        {
+            "area_km2": round(size, 4),
+            "layer": layer,
+            "totals": {
+                "households": sum(m["households"] for m in microgrids),
+                "microgrids": len(microgrids),
+                "buildings": len(buildings),
+                "building_households": sum(b["households"] for b in buildings),
+                "party_cells": len(party_cells),
+                "people": len(people),
+            },
+            "microgrids": microgrids,
+            "buildings": buildings,
+            "party_cells": party_cells,
+            "people": people,
         },
-        "microgrids": microgrids,
-        "buildings": buildings,
-        "party_cells": party_cells,
-        "people": people,
-    }
+    )

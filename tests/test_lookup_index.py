@@ -13,7 +13,8 @@ import shapely
 
 from gridmap.lookup import LookupOptions, lookup_now, lookup_sql
 from gridmap.lookup.index import LookupIndex
-from gridmap.lookup.live import LiveIndex, announce_write
+from gridmap.db.epoch import announce_write
+from gridmap.lookup.live import LiveIndex
 
 REPRESENTATIVE = """SELECT ST_X(p), ST_Y(p) FROM (
     SELECT ST_PointOnSurface(geom) AS p FROM area WHERE level = 'microgrid' AND valid_to IS NULL) s"""
@@ -145,3 +146,17 @@ def test_live_index_follows_writes_by_patching(demo_db):
             assert _json(after) == _json(lookup_sql(conn, [point], LookupOptions())[0])
     finally:
         live.close()
+
+
+@pytest.mark.parametrize("unit,floor", [(None, None), (1, None), (2, None), (2, 3)])
+def test_handmade_city_edges_corners_holes_gaps_and_towers_equal_sql(handmade_db, unit, floor):
+    """The hand-made city's lookup cases (tests/test_lookup.py) on a fine lattice, through the index."""
+    from tests.test_lookup import CORNER, EDGE, HOLE, TOWER
+
+    with psycopg.connect(handmade_db) as conn:
+        index = LookupIndex(conn)
+        lattice = [tuple(p) for p in conn.execute(LATTICE.replace("generate_series(0, 60)", "generate_series(0, 40)"))]
+        points = [EDGE, CORNER, HOLE, TOWER, *lattice]
+        answered, left = _compare(conn, index, points, LookupOptions(unit=unit, floor=floor))
+        assert answered >= 4 and left < len(points)
+        assert lookup_now(index, [EDGE, CORNER, TOWER], LookupOptions(unit=unit, floor=floor)).count(None) == 0

@@ -15,6 +15,7 @@ from gridmap import coverage
 from gridmap.incidents.bulk import import_incidents
 from gridmap.io.read import read_table
 from gridmap.lookup import LookupOptions, lookup
+from gridmap.lookup.index import INDEX_FROM_ROWS
 from tests.incident_setup import CALENDAR, POLICY
 
 SCALE = 0.004  # ~480 micro-grids
@@ -83,10 +84,12 @@ def test_the_city_imports_whole_and_every_known_owner_is_found(city, empty_db):
         assert [r["microgrid"]["code"] for r in records] == [r["microgrid"] for r in known]
         assert all(r["match"] == "inside" and r["people"] and r["party_cell"] for r in records)
 
-        incidents = read_table(out / "incidents.csv").head(300)
+        # Enough rows that the importer routes them through its own in-process lookup index.
+        incidents = read_table(out / "incidents.csv").head(INDEX_FROM_ROWS)
+        assert len(incidents) == INDEX_FROM_ROWS
         report, routed = import_incidents(conn, incidents.drop(columns=["expected_microgrid"]), CALENDAR, POLICY,
                                           "Asia/Shanghai", commit=True)  # fmt: skip
-        assert report.committed and report.created == 300 and routed == {"inside": 300}
+        assert report.committed and report.created == INDEX_FROM_ROWS and routed == {"inside": INDEX_FROM_ROWS}
         got = dict(conn.execute("SELECT i.external_id, a.code FROM incident i JOIN area a ON a.id = i.microgrid_id"
                                 " AND a.valid_to IS NULL").fetchall())  # fmt: skip
         assert got == dict(zip(incidents["external_id"], incidents["expected_microgrid"], strict=True))
@@ -94,5 +97,7 @@ def test_the_city_imports_whole_and_every_known_owner_is_found(city, empty_db):
         by_id = [r[0] for r in conn.execute("SELECT external_id FROM incident ORDER BY id").fetchall()]
         assert by_id == list(incidents["external_id"])
         # Each case has its report and its import event, written in bulk with it.
-        assert conn.execute("SELECT count(*) FROM incident_report").fetchone()[0] == 300
-        assert conn.execute("SELECT count(*) FROM incident_event WHERE action = 'import'").fetchone()[0] == 300
+        assert conn.execute("SELECT count(*) FROM incident_report").fetchone()[0] == INDEX_FROM_ROWS
+        assert (
+            conn.execute("SELECT count(*) FROM incident_event WHERE action = 'import'").fetchone()[0] == INDEX_FROM_ROWS
+        )

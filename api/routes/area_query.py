@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
 from api.schemas.lookup import AreaQueryIn
-from gridmap.access import redact
 from gridmap.area_query import circle, query_area
 from gridmap.errors import InvalidInput
 from gridmap.geometry import polygon_from_geojson
@@ -43,4 +42,4 @@ def area(
         if body.radius_m is None:
             raise InvalidInput("radius_m is required with lon and lat", "radius_m")
         geom = circle(body.lon, body.lat, body.radius_m, crs)
-    return JSONResponse(redact(who, query_area(conn, geom, settings.area_query_max_km2, layer)))
+    return JSONResponse(query_area(conn, who, geom, settings.area_query_max_km2, layer))

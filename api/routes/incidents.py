@@ -11,6 +11,7 @@ from api.deps import (
     CalendarDep,
     Conn,
     IfMatch,
+    Lookups,
     Now,
     PolicyDep,
     RawBody,
@@ -57,6 +58,7 @@ def new_report(body: IncidentCreate, crs: str, channel: str | None = None) -> Ne
 @router.post("/incidents", status_code=201, summary="Report an incident", dependencies=[permission("incident.create")])
 def create(
     conn: Conn,
+    lookups: Lookups,
     who: Who,
     request_id: RequestId,
     calendar: CalendarDep,
@@ -77,7 +79,7 @@ def create(
     report = new_report(body, crs)
 
     def run() -> tuple[int, dict]:
-        outcome = intake(conn, who, report, calendar, policy, now, request_id)
+        outcome = intake(conn, who, report, calendar, policy, now, request_id, lookups)
         doc = report_answer(conn, who, outcome.incident_id, crs, now)
         status = 200 if outcome.repeat or outcome.replayed else 201
         return status, doc | {"repeat": outcome.repeat, "report_token": outcome.token}

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from api.deps import (
     CalendarDep,
     Conn,
+    Lookups,
     Now,
     PolicyDep,
     RawBody,
@@ -153,6 +154,7 @@ def _form(raw: bytes) -> dict[str, str]:
 )
 def create_request(
     conn: Conn,
+    lookups: Lookups,
     who: Who,
     settings: SettingsDep,
     request_id: RequestId,
@@ -179,7 +181,7 @@ def create_request(
         building=form.get("address_id") or None, reporter_name=name, reporter_phone=form.get("phone") or None,
         photo_urls=(form["media_url"],) if form.get("media_url") else (),
     )  # fmt: skip
-    outcome = intake(conn, who, report, calendar, policy, now, request_id)
+    outcome = intake(conn, who, report, calendar, policy, now, request_id, lookups)
     notice = "joined an open request for the same problem nearby" if outcome.repeat else ""
     item = {"service_request_id": str(outcome.incident_id), "token": outcome.token, "service_notice": notice,
             "account_id": None}  # fmt: skip

@@ -209,12 +209,14 @@ def open_case(
     calendar: Calendar,
     policy: Policy,
     now: datetime,
+    lookups=None,
     flags: tuple[str, ...] = (),
 ) -> tuple[int, Route]:
-    """Insert a new case (state received, dispatch deadline running) routed from ``where``; InvalidInput,
-    with nothing written, when that route lies outside ``who``'s jurisdiction."""
+    """Insert a new case (state received, dispatch deadline running) routed from ``where`` (by ``lookups``'
+    index when given); InvalidInput, with nothing written, when that route lies outside ``who``'s
+    jurisdiction."""
     if where.lon is not None:
-        route = route_point(conn, where.lon, where.lat, policy)
+        route = route_point(conn, where.lon, where.lat, policy, lookups)
     else:
         route = unrouted({"candidates": where.candidates})
     check_within(who, route, _FIELD_OF_SOURCE.get(where.source, "lon"))
@@ -239,10 +241,12 @@ def intake(
     policy: Policy,
     now: datetime,
     request_id: str | None = None,
+    lookups=None,
 ) -> Outcome:
     """Take one report in, all or nothing: a repeat joins its case (the count grows, nothing is dispatched
     again); otherwise a new case opens, routed and flagged, with its first event. Either lies inside the
     caller's jurisdiction (a report that would open a case outside it is refused, 422, before any write).
+    With ``lookups`` (a ``LookupService``) the owner is found in its in-process index.
     A report whose channel and ``external_id`` were taken in before is not taken again: the outcome
     says ``replayed`` and names the first one's case."""
     require(who, "incident.create")
@@ -275,7 +279,7 @@ def intake(
             record_event(conn, incident_id, who, "repeat", state, state, now, request_id=request_id,
                          detail={"channel": report.channel, "after_close": after_close})  # fmt: skip
             return Outcome(incident_id, True, token)
-        incident_id, route = open_case(conn, who, category, report, where, calendar, policy, now)
+        incident_id, route = open_case(conn, who, category, report, where, calendar, policy, now, lookups)
         token = _insert_report(conn, incident_id, False, report, where, now)
         record_event(conn, incident_id, who, "receive", None, "received", now, request_id=request_id,
                      detail={"channel": report.channel, "flags": route.flags, "level": route.level,

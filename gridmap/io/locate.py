@@ -12,6 +12,7 @@ import psycopg
 from gridmap.errors import InvalidInput
 from gridmap.io.report import RowError
 from gridmap.lookup import ALL_LAYERS, AREA_KEYS, LookupOptions, lookup
+from gridmap.lookup.index import INDEX_FROM_ROWS, LookupIndex
 from gridmap.points import point_to_wgs84
 
 OUT_COLUMNS = (
@@ -99,8 +100,9 @@ def locate_file(
     with tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=OUT_COLUMNS)
         writer.writeheader()
+        index = LookupIndex(conn) if len(points) >= INDEX_FROM_ROWS else None
         for start in range(0, len(points), batch):
-            records = lookup(conn, points[start : start + batch], options)
+            records = lookup(conn, points[start : start + batch], options, index=index)
             for given, record in zip(rows[start : start + batch], records, strict=True):
                 counts[record["match"]] += 1
                 writer.writerow({**given, **flatten(record)})

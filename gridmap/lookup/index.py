@@ -35,6 +35,9 @@ from gridmap.levels import DEFAULT_LAYER
 # Order of the people to call (sql/lookup_owners.sql); other roles come after these.
 ROLE_ORDER = {role: i for i, role in enumerate(("microgrid_worker", "building_chief", "cell_leader", "grid_worker"))}
 FALLBACK_ORDER = {"grid": 0, "community": 1, "subdistrict": 2}
+# A batch job (a file to route or locate) builds its own index from this many points on: building one
+# for the demo city costs about what the SQL path spends on this many points.
+INDEX_FROM_ROWS = 2000
 # Additions are kept in a small second tree; past this many the main tree is rebuilt with them.
 COMPACT_AFTER = 2000
 
@@ -158,10 +161,13 @@ class LookupIndex:
     """Everything a lookup of now reads, in memory. Not thread-safe: its owner serialises patches and reads."""
 
     def __init__(self, conn: psycopg.Connection):
-        """Build from one consistent snapshot of ``conn``'s database (a read-only REPEATABLE READ transaction)."""
+        """Build from one consistent snapshot of ``conn``'s database (a read-only REPEATABLE READ transaction;
+        inside a transaction already open on ``conn``, from that transaction, as a subtransaction)."""
         started = time.perf_counter()
+        idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            if idle:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             cur = conn.cursor(binary=True)
             self.rows: dict[int, Area] = {}
             self.current: dict[int, int] = {}
