@@ -11,9 +11,9 @@ import psycopg
 import pytest
 import shapely
 
+from gridmap.db.epoch import announce_write
 from gridmap.lookup import LookupOptions, lookup_now, lookup_sql
 from gridmap.lookup.index import LookupIndex
-from gridmap.db.epoch import announce_write
 from gridmap.lookup.live import LiveIndex
 
 REPRESENTATIVE = """SELECT ST_X(p), ST_Y(p) FROM (
