@@ -154,15 +154,21 @@ def _owners(conn: psycopg.Connection, keys: list[tuple], at: datetime | None) ->
     return out
 
 
-def lookup_now(index: LookupIndex | None, points_wgs84: Sequence[tuple[float, float]], options: LookupOptions) -> list:
+def lookup_now(
+    index: LookupIndex | None,
+    points_wgs84: Sequence[tuple[float, float]],
+    options: LookupOptions,
+    masked: bool = False,
+) -> list:
     """The records the in-process index answers, one per point (checked already), None where the SQL
     path must answer: a past ``at``, ``layer="all"``, a layer the index does not hold, no index, or a point
-    only a distance in PostGIS settles ("nearest"). Records equal ``lookup``'s."""
+    only a distance in PostGIS settles ("nearest"). Records equal ``lookup``'s; with ``masked``, people's
+    phones are masked as ``gridmap.access.redact`` masks them (from answers prepared once per owner)."""
     _check_options(options)
     if index is None or options.at is not None or options.layer not in index.layers or not points_wgs84:
         return [None] * len(points_wgs84)
     spots = index.locate(points_wgs84, options.layer, options.unit, options.floor, options.nearest_m)
-    return [None if s is None else _record(s, index.owner(_owner_key(s)), options) for s in spots]
+    return [None if s is None else _record(s, index.owner(_owner_key(s), masked), options) for s in spots]
 
 
 def lookup(

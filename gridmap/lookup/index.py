@@ -30,6 +30,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from gridmap.access import ANONYMOUS, redact
 from gridmap.levels import DEFAULT_LAYER
 
 # Order of the people to call (sql/lookup_owners.sql); other roles come after these.
@@ -192,6 +193,7 @@ class LookupIndex:
             for row in cur.execute(_PEOPLE):
                 self._put_person(row)
         self._owners: dict[tuple, tuple] = {}
+        self._layers: frozenset[str] | None = None
         self.build_seconds = time.perf_counter() - started
 
     # -- holding areas and people ------------------------------------------------------------------
@@ -216,8 +218,11 @@ class LookupIndex:
 
     @property
     def layers(self) -> frozenset[str]:
-        """The grid layers with a current micro-grid or grid."""
-        return frozenset(a.layer for a in self.rows.values() if a.level in ("grid", "microgrid")) | {DEFAULT_LAYER}
+        """The grid layers with a current micro-grid or grid (worked out again after each patch)."""
+        if self._layers is None:
+            grids = (a.layer for a in self.rows.values() if a.level in ("grid", "microgrid"))
+            self._layers = frozenset(grids) | {DEFAULT_LAYER}
+        return self._layers
 
     def _ancestors(self, area_id: int | None) -> list[int]:
         out = []
@@ -237,6 +242,7 @@ class LookupIndex:
             self._patch_areas(cur, changes["area"])
         if changes.get("building"):
             self._patch_buildings(cur, changes["building"])
+        self._layers = None
         if changes.get("cell"):
             ids = list(changes["cell"])
             for cid in ids:
@@ -399,12 +405,18 @@ class LookupIndex:
                         "party_cell": cell[0] if cell else None})  # fmt: skip
         return out
 
-    def owner(self, key: tuple) -> tuple:
+    def owner(self, key: tuple, masked: bool = False) -> tuple:
         """(chain, party cell, people) for an owner key (base row, micro-grid row, owning micro-grid
-        ids), as ``sql/lookup_owners.sql`` builds it; kept until the next patch."""
-        found = self._owners.get(key)
+        ids), as ``sql/lookup_owners.sql`` builds it, with phones masked when ``masked`` (the answer for
+        callers not signed in, ``gridmap.access.redact``); each kept ready until the next patch."""
+        found = self._owners.get((key, masked))
         if found is None:
-            found = self._owners[key] = self._build_owner(*key)
+            if masked:
+                chain, party_cell, people = self.owner(key)
+                found = (chain, party_cell, redact(ANONYMOUS, people))
+            else:
+                found = self._build_owner(*key)
+            self._owners[(key, masked)] = found
         return found
 
     def _build_owner(self, base_row: int | None, microgrid_row: int | None, owner_ids: tuple[int, ...]) -> tuple:

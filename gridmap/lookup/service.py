@@ -11,7 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from gridmap.access import Principal, redact
 from gridmap.db.connect import pooled
-from gridmap.lookup import LookupOptions, fill_from_sql, lookup_now
+from gridmap.lookup import LookupOptions, fill_from_sql, lookup_now, lookup_sql
 from gridmap.lookup.live import LiveIndex
 
 
@@ -28,23 +28,26 @@ class LookupService:
         if self.live is None:
             return None
         with self.live.reading() as index:
-            records = lookup_now(index, points, options)
-        return None if None in records else redact(who, records)
+            records = lookup_now(index, points, options, masked=who.anonymous)
+        return None if None in records else records
 
     def answer(self, who: Principal, points: Sequence[tuple[float, float]], options: LookupOptions) -> list:
         """The records for ``who``: the index's, and SQL's (a pooled connection) for the rest. Blocks."""
-        records = self._from_index(points, options)
-        if None in records or not points:
+        records = self._from_index(points, options, masked=who.anonymous)
+        rest = [i for i, r in enumerate(records) if r is None]
+        if rest or not points:
             with pooled(self.pool) as conn:
-                fill_from_sql(conn, records, points, options)
-        return redact(who, records)
+                answered = lookup_sql(conn, [points[i] for i in rest], options)
+            for i, record in zip(rest, redact(who, answered), strict=True):
+                records[i] = record
+        return records
 
     def lookup(self, conn: psycopg.Connection, points: Sequence[tuple[float, float]], options: LookupOptions) -> list:
         """``gridmap.lookup.lookup`` on ``conn`` with the index where it is current (intake, imports)."""
         return fill_from_sql(conn, self._from_index(points, options), points, options)
 
-    def _from_index(self, points, options: LookupOptions) -> list:
+    def _from_index(self, points, options: LookupOptions, masked: bool = False) -> list:
         if self.live is None:
             return lookup_now(None, points, options)
         with self.live.reading() as index:
-            return lookup_now(index, points, options)
+            return lookup_now(index, points, options, masked)
