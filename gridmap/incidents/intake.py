@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from gridmap.access import Principal, in_jurisdiction, jurisdiction_ids, require
 from gridmap.errors import InvalidInput
@@ -17,7 +18,7 @@ from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import Category, get_category
 from gridmap.incidents.gazetteer import NOTHING_BELOW, match_address
 from gridmap.incidents.history import record_event
-from gridmap.incidents.routing import Policy, Route, check_in_region, check_within, route_point, save_route, unrouted
+from gridmap.incidents.routing import AREA_KEYS, Policy, Route, check_in_region, check_within, route_point, unrouted
 from gridmap.io import fields
 
 CHANNELS = ("wechat", "hotline_12345", "patrol", "camera", "web", "api")
@@ -220,16 +221,18 @@ def open_case(
     else:
         route = unrouted({"candidates": where.candidates})
     check_within(who, route, _FIELD_OF_SOURCE.get(where.source, "lon"))
+    # One INSERT with the route in it: the case is written whole, never inserted and then updated.
     incident_id = conn.execute(
         "INSERT INTO incident (category, description, channel, geom, address, building_id, location_source,"
-        " location_confidence, received_at, stage, stage_started_at, due_at, deadline_at, external_id, updated_at)"
+        " location_confidence, received_at, stage, stage_started_at, due_at, deadline_at, external_id, updated_at,"
+        " route, microgrid_id, grid_id, community_id, subdistrict_id, area_path, level, flags)"
         " VALUES (%s, %s, %s, CASE WHEN %s::float8 IS NULL THEN NULL ELSE ST_SetSRID(ST_MakePoint(%s, %s), 4326) END,"
-        " %s, %s, %s, %s, %s, 'dispatch', %s, %s, %s, %s, %s) RETURNING id",
+        " %s, %s, %s, %s, %s, 'dispatch', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (category.code, report.description.strip(), report.channel, where.lon, where.lon, where.lat, report.address,
          where.building_id, where.source, where.confidence, now, now, category.due(calendar, "dispatch", now),
-         category.deadline(calendar, now), report.external_id, now),
+         category.deadline(calendar, now), report.external_id, now, Jsonb(route.snapshot),
+         *(route.ids[k] for k in AREA_KEYS), route.area_path, route.level, sorted({*route.flags, *flags})),
     ).fetchone()[0]  # fmt: skip
-    save_route(conn, incident_id, route, extra_flags=flags)
     return incident_id, route
 
 
