@@ -29,7 +29,7 @@ from psycopg.rows import namedtuple_row
 from gridmap import sql
 from gridmap.errors import InvalidInput
 from gridmap.levels import DEFAULT_LAYER
-from gridmap.lookup.index import LookupIndex
+from gridmap.lookup.index import RECORDS_KEPT, LookupIndex
 from gridmap.points import spatial_order
 
 AREA_KEYS = ("microgrid", "grid", "community", "subdistrict")
@@ -168,7 +168,22 @@ def lookup_now(
     if index is None or options.at is not None or options.layer not in index.layers or not points_wgs84:
         return [None] * len(points_wgs84)
     spots = index.locate(points_wgs84, options.layer, options.unit, options.floor, options.nearest_m)
-    return [None if s is None else _record(s, index.owner(_owner_key(s), masked), options) for s in spots]
+    # Points with the same owner, building and options share one finished answer (read-only).
+    kept, extra = index.records, (options.unit, options.floor, masked)
+    if len(kept) > RECORDS_KEPT:
+        kept.clear()
+    out = []
+    for spot in spots:
+        if spot is None:
+            out.append(None)
+            continue
+        units = spot.units and tuple((u["microgrid"]["id"], u["unit_from"], u["floor_from"]) for u in spot.units)
+        key = (_owner_key(spot), spot.layer, spot.match, spot.building and spot.building["id"], units, extra)
+        record = kept.get(key)
+        if record is None:
+            record = kept[key] = _record(spot, index.owner(_owner_key(spot), masked), options)
+        out.append(record)
+    return out
 
 
 def lookup(

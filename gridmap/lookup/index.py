@@ -21,6 +21,7 @@ Text is ordered by code point, as the embedded cluster's C.UTF-8 collation order
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ FALLBACK_ORDER = {"grid": 0, "community": 1, "subdistrict": 2}
 # A batch job (a file to route or locate) builds its own index from this many points on: building one
 # for the demo city costs about what the SQL path spends on this many points.
 INDEX_FROM_ROWS = 2000
+# Most finished answers kept (one per owner, building and option set); past this the cache starts over.
+RECORDS_KEPT = 200_000
 # Additions are kept in a small second tree; past this many the main tree is rebuilt with them.
 COMPACT_AFTER = 2000
 
@@ -193,7 +196,11 @@ class LookupIndex:
             for row in cur.execute(_PEOPLE):
                 self._put_person(row)
         self._owners: dict[tuple, tuple] = {}
+        self.records: dict[tuple, dict] = {}  # finished answers by where and for whom: ``gridmap.lookup``
         self._layers: frozenset[str] | None = None
+        # Millions of long-lived objects: left to the cyclic collector, every full pass walks them all
+        # (seconds in the middle of a request). They are freed by reference counting when replaced.
+        gc.freeze()
         self.build_seconds = time.perf_counter() - started
 
     # -- holding areas and people ------------------------------------------------------------------
@@ -260,6 +267,7 @@ class LookupIndex:
             for row in cur.execute(_PEOPLE + " WHERE id = ANY(%s)", (ids,)):
                 self._put_person(row)
         self._owners.clear()
+        self.records.clear()
 
     def _patch_areas(self, cur, ids: set[int]) -> None:
         # Household totals roll up: the ancestors before and after the change get their JSON re-read too.
