@@ -105,26 +105,39 @@ _COPY = {
 def baseline(url: str, frames: dict[str, gpd.GeoDataFrame], log=print) -> dict:
     """Binary COPY of the same rows into schema ``bench_copy`` (tables like the real ones, with their
     CHECKs but no indexes), then the real tables' indexes; seconds for each step."""
+    figures = copy_floor(url, TABLES, _COPY, lambda: _rows(frames))
+    log(f"  baseline: rows prepared in {figures['prepare']:.1f} s, COPY {figures['copy']:.1f} s, "
+        f"{figures['index_count']} indexes {figures['indexes']:.1f} s")  # fmt: skip
+    return figures
+
+
+def copy_floor(url: str, tables, columns: dict[str, tuple], make_rows) -> dict:
+    """The raw floor of a write: ``make_rows()`` (timed: it builds ``{table: [row tuples]}``, in the
+    order of ``columns[table]``, a sequence of (column, COPY type)), a binary COPY of them into bare
+    copies of ``tables`` in schema ``bench_copy`` (same columns, defaults, identities and CHECKs, no
+    foreign keys, no indexes), then the real tables' indexes built on them. Seconds for each step; the
+    schema is dropped afterwards. Geometries travel as EWKB under the type ``bytea`` (PostGIS's binary
+    input), JSONB as ``b"\\x01" + text`` under ``bytea`` (its binary input: a version byte, then the text)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS bench_copy CASCADE")
         conn.execute("CREATE SCHEMA bench_copy")
-        for table in TABLES:
+        for table in tables:
             conn.execute(pgsql.SQL("CREATE TABLE bench_copy.{t} (LIKE public.{t} INCLUDING DEFAULTS "
                                    "INCLUDING IDENTITY INCLUDING CONSTRAINTS)").format(t=pgsql.Identifier(table)))
         indexes = [re.sub(r" ON public\.", " ON bench_copy.", d, count=1).replace("INDEX ", "INDEX bench_", 1)
                    for (d,) in conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' "
-                                            "AND tablename = ANY(%s)", (list(TABLES),))]  # fmt: skip
+                                            "AND tablename = ANY(%s)", (list(tables),))]  # fmt: skip
         t = time.perf_counter()
-        rows = _rows(frames)
+        rows = make_rows()
         prepare_s = time.perf_counter() - t
         t = time.perf_counter()
         with conn.cursor() as cur:
-            for table in TABLES:
-                columns = _COPY[table]
+            for table in tables:
+                cols = columns[table]
                 statement = pgsql.SQL("COPY bench_copy.{} ({}) FROM STDIN (FORMAT BINARY)").format(
-                    pgsql.Identifier(table), pgsql.SQL(", ").join(pgsql.Identifier(c) for c, _ in columns))
+                    pgsql.Identifier(table), pgsql.SQL(", ").join(pgsql.Identifier(c) for c, _ in cols))
                 with cur.copy(statement) as copy:
-                    copy.set_types([t for _, t in columns])
+                    copy.set_types([t for _, t in cols])
                     for row in rows[table]:
                         copy.write_row(row)
         copy_s = time.perf_counter() - t
@@ -133,6 +146,5 @@ def baseline(url: str, frames: dict[str, gpd.GeoDataFrame], log=print) -> dict:
             conn.execute(statement)
         index_s = time.perf_counter() - t
         conn.execute("DROP SCHEMA bench_copy CASCADE")
-    log(f"  baseline: rows prepared in {prepare_s:.1f} s, COPY {copy_s:.1f} s, {len(indexes)} indexes {index_s:.1f} s")
     return {"seconds": prepare_s + copy_s + index_s, "prepare": prepare_s, "copy": copy_s, "indexes": index_s,
-            "rows": sum(len(r) for r in rows.values())}  # fmt: skip
+            "index_count": len(indexes), "rows": sum(len(r) for r in rows.values())}  # fmt: skip
