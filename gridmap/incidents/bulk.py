@@ -23,7 +23,7 @@ from gridmap.incidents.routing import Policy, route_from_record
 from gridmap.io import fields
 from gridmap.io.report import ImportReport
 from gridmap.lookup import STATEMENT_POINTS, LookupOptions, lookup
-from gridmap.lookup.index import INDEX_FROM_ROWS, LookupIndex
+from gridmap.lookup.index import LookupIndex, worth_building
 from gridmap.points import parse_at, spatial_order
 
 COLUMNS = ("external_id", "category", "description", "reported_at", "closed_at", "address", "channel", "lon", "lat")
@@ -73,7 +73,7 @@ def import_incidents(
 ) -> tuple[ImportReport, Counter]:
     """Check, route and (with ``commit``) insert every row of ``frame`` (points in WGS-84, as ``read_table``
     gives them); return the report and how the rows were routed (inside, nearest, unassigned). A row
-    already imported (same external_id) is left alone. A file of INDEX_FROM_ROWS rows or more is routed
+    already imported (same external_id) is left alone. A file big enough for it (``worth_building``) is routed
     through an in-process ``LookupIndex`` built for it (the same answers as SQL, far faster per point)."""
     report = ImportReport("incidents", rows=len(frame))
     unknown = sorted(set(frame.columns) - set(COLUMNS) - {"geometry", "status", "created_at", "incident_id"})
@@ -97,7 +97,7 @@ def import_incidents(
         for row, incident_id in zip(fresh_rows, reserve_ids(conn, "incident", len(fresh_rows)), strict=True):
             row["id"] = incident_id
         rows = [rows[i] for i in spatial_order([(r["lon"], r["lat"]) for r in rows])]
-        index = LookupIndex(conn) if len(rows) >= INDEX_FROM_ROWS else None
+        index = LookupIndex(conn) if worth_building(conn, len(rows)) else None
         for start in range(0, len(rows), STATEMENT_POINTS):
             chunk = rows[start : start + STATEMENT_POINTS]
             points = [(r["lon"], r["lat"]) for r in chunk]

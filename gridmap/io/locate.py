@@ -12,7 +12,7 @@ import psycopg
 from gridmap.errors import InvalidInput
 from gridmap.io.report import RowError
 from gridmap.lookup import ALL_LAYERS, AREA_KEYS, LookupOptions, lookup
-from gridmap.lookup.index import INDEX_FROM_ROWS, LookupIndex
+from gridmap.lookup.index import LookupIndex, worth_building
 from gridmap.points import point_to_wgs84
 
 OUT_COLUMNS = (
@@ -100,7 +100,7 @@ def locate_file(
     with tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=OUT_COLUMNS)
         writer.writeheader()
-        index = LookupIndex(conn) if len(points) >= INDEX_FROM_ROWS else None
+        index = LookupIndex(conn) if worth_building(conn, len(points)) else None
         for start in range(0, len(points), batch):
             records = lookup(conn, points[start : start + batch], options, index=index)
             for given, record in zip(rows[start : start + batch], records, strict=True):
