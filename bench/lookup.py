@@ -282,6 +282,18 @@ def lookup_paths(points) -> list[str]:
     return [f"/api/v1/lookup?lon={lon!r}&lat={lat!r}" for lon, lat in points]
 
 
+def _figures(latencies: list[float], elapsed: float, wrong: int) -> dict:
+    """Requests, rate, median and 99th percentile (ms) of one load, and how many answers were wrong."""
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "wrong": wrong,
+    }
+
+
 async def _hammer(port: int, points, codes, seconds: float, connections: int, check: bool, once: bool = False) -> dict:
     """GET /api/v1/lookup from ``connections`` asyncio clients cycling through ``points`` for ``seconds``
     (or each point exactly once with ``once``); with ``check``, every answer is compared with ``codes``."""
@@ -308,14 +320,7 @@ async def _hammer(port: int, points, codes, seconds: float, connections: int, ch
         start = time.perf_counter()
         await asyncio.gather(*(worker(k) for k in range(connections)))
         elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "wrong": wrong,
-    }
+    return _figures(latencies, elapsed, wrong)
 
 
 def has_wrk() -> bool:
@@ -368,15 +373,7 @@ async def _ask_each(port: int, paths: list[str], codes, connections: int) -> dic
 
     start = time.perf_counter()
     await asyncio.gather(*(worker(k) for k in range(connections)))
-    elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "wrong": len(wrong),
-    }
+    return _figures(latencies, time.perf_counter() - start, len(wrong))
 
 
 def checked_pass(port: int, points, codes, connections: int) -> dict:
