@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -512,6 +513,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--points", type=int, default=20_000)
     args = parser.parse_args()
+    # The servers run as a deployment would: production mode, with a key of their own unless one is set.
+    os.environ.setdefault("GRIDMAP_SECRET_KEY", secrets.token_urlsafe(48))
     url = _database()
     points, codes, frame = _sample(url, args.points)
     single = bench_single(url, points, codes, args.seconds, args.connections)
