@@ -18,8 +18,9 @@ from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import Category, get_category
 from gridmap.incidents.gazetteer import NOTHING_BELOW, match_address
 from gridmap.incidents.history import record_event
-from gridmap.incidents.routing import AREA_KEYS, Policy, Route, check_in_region, check_within, route_point, unrouted
+from gridmap.incidents.routing import Policy, Route, check_in_region, check_within, route_point, unrouted
 from gridmap.io import fields
+from gridmap.lookup import AREA_KEYS
 
 CHANNELS = ("wechat", "hotline_12345", "patrol", "camera", "web", "api")
 MAX_PHOTO_URLS = 10

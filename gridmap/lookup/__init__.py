@@ -27,6 +27,7 @@ import psycopg
 from psycopg.rows import namedtuple_row
 
 from gridmap import sql
+from gridmap.access import Principal, redact
 from gridmap.errors import InvalidInput
 from gridmap.levels import DEFAULT_LAYER
 from gridmap.lookup.index import RECORDS_KEPT, LookupIndex
@@ -203,12 +204,18 @@ def lookup(
 
 
 def fill_from_sql(
-    conn: psycopg.Connection, records: list, points_wgs84: Sequence[tuple[float, float]], options: LookupOptions
+    conn: psycopg.Connection,
+    records: list,
+    points_wgs84: Sequence[tuple[float, float]],
+    options: LookupOptions,
+    who: Principal | None = None,
 ) -> list:
-    """``records`` (from ``lookup_now``) with every None answered by the SQL path, in place."""
+    """``records`` (from ``lookup_now``) with every None answered by the SQL path, in place; those answers
+    as ``who`` may see them (``redact``) when given."""
     rest = [i for i, r in enumerate(records) if r is None]
     if rest or not points_wgs84:
-        for i, record in zip(rest, lookup_sql(conn, [points_wgs84[i] for i in rest], options), strict=True):
+        answered = lookup_sql(conn, [points_wgs84[i] for i in rest], options)
+        for i, record in zip(rest, answered if who is None else redact(who, answered), strict=True):
             records[i] = record
     return records
 

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from gridmap.access import Principal, redact
+from gridmap.access import Principal
 from gridmap.db.connect import pooled
-from gridmap.lookup import LookupOptions, fill_from_sql, lookup_now, lookup_sql
+from gridmap.lookup import LookupOptions, fill_from_sql, lookup_now
 from gridmap.lookup.live import LiveIndex
 
 
@@ -34,12 +34,9 @@ class LookupService:
     def answer(self, who: Principal, points: Sequence[tuple[float, float]], options: LookupOptions) -> list:
         """The records for ``who``: the index's, and SQL's (a pooled connection) for the rest. Blocks."""
         records = self._from_index(points, options, masked=who.anonymous)
-        rest = [i for i, r in enumerate(records) if r is None]
-        if rest or not points:
+        if None in records or not points:
             with pooled(self.pool) as conn:
-                answered = lookup_sql(conn, [points[i] for i in rest], options)
-            for i, record in zip(rest, redact(who, answered), strict=True):
-                records[i] = record
+                fill_from_sql(conn, records, points, options, who)
         return records
 
     def lookup(self, conn: psycopg.Connection, points: Sequence[tuple[float, float]], options: LookupOptions) -> list:
