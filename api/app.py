@@ -36,7 +36,8 @@ from api.security_headers import SecurityHeaders
 from api.text_guard import refuse_unsafe_text
 from api.write_epoch import AnnounceWrites
 from gridmap import __version__
-from gridmap.accounts import PrincipalCache
+from gridmap.access.accounts import PrincipalCache
+from gridmap.access.throttle import LoginGuard
 from gridmap.db.connect import check_startup, database_url, make_pool
 from gridmap.incidents.calendar import calendar_from_settings
 from gridmap.incidents.escalation import escalate_periodically
@@ -44,7 +45,6 @@ from gridmap.incidents.routing import policy_from_settings
 from gridmap.lookup.live import LiveIndex, WriteEpoch
 from gridmap.lookup.service import LookupService
 from gridmap.settings import Settings
-from gridmap.throttle import LoginGuard
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # How every server of this app runs uvicorn (`gridmap serve`, the tests' LiveServer). The app settles the

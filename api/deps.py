@@ -13,13 +13,13 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.sessions import credentials
-from gridmap.access import ANONYMOUS, Principal, require
+from gridmap.access.rules import ANONYMOUS, Principal, require
 from gridmap.db.connect import pooled
 from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.routing import Policy
 from gridmap.lookup.service import LookupService
-from gridmap.partition import Band
+from gridmap.partition.algorithm import Band
 from gridmap.settings import Settings
 
 

@@ -131,7 +131,7 @@ class AnonymousRateLimit:
 
     Counts are per server process: with N workers an address gets up to N times the limit. That bounds
     load, which is its purpose: tokens are 256 random bits, beyond guessing at any rate, and passwords
-    are throttled per account and address in the database (gridmap.throttle), shared by all workers."""
+    are throttled per account and address in the database (gridmap.access.throttle), shared by all workers."""
 
     EXEMPT = ("/health", "/static/")
 

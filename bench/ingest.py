@@ -13,7 +13,7 @@ import psycopg
 import shapely
 from psycopg import sql as pgsql
 
-from gridmap.geometry import as_multipolygon
+from gridmap.areas.geometry import as_multipolygon
 from gridmap.io.importer import import_frame
 from gridmap.io.read import read_table
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from gridmap.db.connect import database_url  # noqa: E402
 from gridmap.db.embedded import EmbeddedCluster, free_port  # noqa: E402
 from gridmap.db.migrate import migrate  # noqa: E402
-from gridmap.demo import is_empty, load_demo  # noqa: E402
+from gridmap.io.demo import is_empty, load_demo  # noqa: E402
 from gridmap.lookup import LookupOptions, lookup, lookup_now, lookup_sql  # noqa: E402
 from gridmap.lookup.index import LookupIndex  # noqa: E402
 from gridmap.settings import Settings  # noqa: E402

@@ -15,9 +15,9 @@ import psycopg
 
 from gridmap import sql
 from gridmap.db.connect import database_url
-from gridmap.maps.render import KINDS, MapOptions, render
+from gridmap.publish.maps.render import KINDS, MapOptions, render
+from gridmap.publish.tiles import LAYERS, tile
 from gridmap.settings import Settings
-from gridmap.tiles import LAYERS, tile
 
 ROUNDS = 5
 Fetch = Callable[[str, int, int, int], bytes]

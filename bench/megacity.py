@@ -53,15 +53,15 @@ from bench.maps import best, map_figures, tile_figures  # noqa: E402
 from bench.partition import run as partition_run  # noqa: E402
 from bench.partition import synthetic_community  # noqa: E402
 from gridmap import sql  # noqa: E402
-from gridmap.area_query import circle  # noqa: E402
 from gridmap.db.embedded import EmbeddedCluster  # noqa: E402
 from gridmap.db.migrate import migrate  # noqa: E402
 from gridmap.incidents.bulk import import_incidents  # noqa: E402
 from gridmap.incidents.calendar import calendar_from_settings  # noqa: E402
 from gridmap.incidents.routing import policy_from_settings  # noqa: E402
 from gridmap.io.read import read_table  # noqa: E402
+from gridmap.lookup.area import circle  # noqa: E402
 from gridmap.settings import Settings  # noqa: E402
-from tests.partition_data import demo_grids  # noqa: E402
+from tests.support.partition_data import demo_grids  # noqa: E402
 
 README = ROOT / "bench" / "README.md"
 MARK_BEGIN, MARK_END = "<!-- megacity:begin -->", "<!-- megacity:end -->"

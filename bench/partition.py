@@ -20,9 +20,9 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gridmap.partition import Band, Building, _components, _graph, propose_grid  # noqa: E402
-from gridmap.territory import share_land  # noqa: E402
-from tests.partition_data import demo_grids  # noqa: E402
+from gridmap.areas.territory import share_land  # noqa: E402
+from gridmap.partition.algorithm import Band, Building, _components, _graph, propose_grid  # noqa: E402
+from tests.support.partition_data import demo_grids  # noqa: E402
 
 M = 1 / 111_000
 

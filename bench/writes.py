@@ -20,8 +20,8 @@ import orjson
 import psycopg
 
 from bench.lookup import Server, Wrk, lookup_paths, wrk
-from gridmap import accounts
-from gridmap.access import cli_principal
+from gridmap.access import accounts
+from gridmap.access.rules import cli_principal
 from gridmap.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +144,7 @@ def mixed_load(server: Server, points, seconds: float, connections: int, url: st
 
         def run_import() -> None:
             t = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "gridmap.cli", "import", "incidents", str(file), "--commit",
+            done = subprocess.run([sys.executable, "-m", "cli", "import", "incidents", str(file), "--commit",
                                    "--json"], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
             writes["import"] = {"rows": import_rows, "seconds": time.perf_counter() - t, "exit": done.returncode}
             if done.returncode:

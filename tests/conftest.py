@@ -23,9 +23,9 @@ import uvicorn
 
 from gridmap.db.embedded import EmbeddedCluster, free_port
 from gridmap.db.migrate import migrate
-from gridmap.demo import load_demo
+from gridmap.io.demo import load_demo
 from gridmap.settings import Settings
-from tests.helpers import create_database, drop_database, with_database
+from tests.support.helpers import create_database, drop_database, with_database
 
 # Tests run as development (the built-in secret key is allowed); test_hardening checks production refuses it.
 os.environ.setdefault("GRIDMAP_ENV", "development")
@@ -101,8 +101,8 @@ def demo_db_module(server_url: str, demo_template: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def handmade_template(server_url: str, empty_template: str, tmp_path_factory) -> str:
-    """Name of a migrated database holding the hand-made lookup city (tests/handmade.py)."""
-    from tests.handmade import load_handmade
+    """Name of a migrated database holding the hand-made lookup city (tests/support/handmade.py)."""
+    from tests.support.handmade import load_handmade
 
     name = "gm_template_handmade"
     load_handmade(create_database(server_url, name, empty_template), tmp_path_factory.mktemp("handmade"))
@@ -163,9 +163,9 @@ def live_api(demo_db_shared: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def access_api(server_url: str, demo_template: str) -> Iterator[tuple]:
-    """A demo-city copy with one principal per role (tests/access_setup.py) and the app serving it:
+    """A demo-city copy with one principal per role (tests/support/access_setup.py) and the app serving it:
     (client, url, tokens, own community side, foreign community side)."""
-    from tests.access_setup import communities, make_principals
+    from tests.support.access_setup import communities, make_principals
 
     for url in _copy(server_url, demo_template):
         settings = Settings(database_url=url, rate_limit_anonymous=0)
@@ -179,7 +179,7 @@ def access_api(server_url: str, demo_template: str) -> Iterator[tuple]:
 def planner_api(server_url: str, demo_template: str) -> Iterator[tuple]:
     """A demo-city copy with planners ana and bo (one community) and cy (another), served by the app:
     (base url, database url, planner_setup.Target). Each module gets its own copy to write to."""
-    from tests.planner_setup import add_planners, find
+    from tests.support.planner_setup import add_planners, find
 
     for url in _copy(server_url, demo_template):
         target = find(url)

@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
 from api.schemas.lookup import AreaQueryIn
-from gridmap.area_query import circle, query_area
+from gridmap.areas.geometry import polygon_from_geojson
 from gridmap.errors import InvalidInput
-from gridmap.geometry import polygon_from_geojson
+from gridmap.lookup.area import circle, query_area
 from gridmap.points import check_crs
 
 router = APIRouter(

@@ -23,9 +23,9 @@ from api.deps import (
 )
 from api.schemas.areas import AreaCreate, AreaUpdate
 from api.schemas.common import given_fields
-from gridmap.access import in_jurisdiction
-from gridmap.area_edit import AreaFields, create_area, retire_area, update_area
-from gridmap.areas import (
+from gridmap.access.rules import in_jurisdiction
+from gridmap.areas.edit import AreaFields, create_area, retire_area, update_area
+from gridmap.areas.hierarchy import (
     AreaFilter,
     area_id_by_code,
     children,
@@ -35,7 +35,7 @@ from gridmap.areas import (
     resolve_area,
     versions,
 )
-from gridmap.idempotency import fingerprint, run_once
+from gridmap.db.idempotency import fingerprint, run_once
 from gridmap.points import check_crs, parse_at
 from gridmap.settings import Settings
 

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from api.deps import Conn, SettingsDep, Who, permission, reject_unknown_query
-from gridmap import audit
-from gridmap.access import jurisdiction_ids
-from gridmap.areas import resolve_area
+from gridmap.access import audit
+from gridmap.access.rules import jurisdiction_ids
+from gridmap.areas.hierarchy import resolve_area
 from gridmap.points import parse_at
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], dependencies=[Depends(reject_unknown_query)])

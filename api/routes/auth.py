@@ -9,8 +9,8 @@ from api import sessions
 from api.deps import Conn, SettingsDep, Who, reject_unknown_query
 from api.limits import client_address
 from api.schemas.auth import LoginIn
-from gridmap import accounts
-from gridmap.access import require
+from gridmap.access import accounts
+from gridmap.access.rules import require
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], dependencies=[Depends(reject_unknown_query)])
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from api.deps import Conn, IfMatch, RequestId, SettingsDep, Who, etag, permission, reject_unknown_query, require_reader
 from api.schemas.areas import BuildingUpdate
 from api.schemas.common import given_fields
-from gridmap.buildings import BuildingFields, get_building, update_building
+from gridmap.areas.buildings import BuildingFields, get_building, update_building
 from gridmap.points import check_crs
 
 router = APIRouter(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from api.deps import BandDep, Conn, reject_unknown_query, require_reader
-from gridmap.coverage import Tolerances, check, to_geojson
+from gridmap.partition.coverage import Tolerances, check, to_geojson
 from gridmap.points import check_crs
 
 router = APIRouter(

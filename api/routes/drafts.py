@@ -20,8 +20,8 @@ from api.schemas.drafts import (
     SaveRequest,
     SplitEdit,
 )
-from gridmap.geometry import line_from_geojson, polygon_from_geojson
-from gridmap.partition_drafts import Params
+from gridmap.areas.geometry import line_from_geojson, polygon_from_geojson
+from gridmap.partition.drafts import Params
 from gridmap.planner import drafts
 from gridmap.planner.edits import Editor
 from gridmap.points import check_crs

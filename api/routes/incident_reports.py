@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import Conn, Now, SettingsDep, Who, permission, reject_unknown_query
-from gridmap.areas import resolve_area
+from gridmap.areas.hierarchy import resolve_area
 from gridmap.incidents.metrics import incident_metrics, to_csv, to_xlsx
 from gridmap.points import parse_at
 

@@ -24,8 +24,8 @@ from api.deps import (
     written,
 )
 from api.schemas.incidents import CategoryPut, IncidentAction, IncidentCreate
-from gridmap.areas import resolve_area
-from gridmap.idempotency import fingerprint, run_once
+from gridmap.areas.hierarchy import resolve_area
+from gridmap.db.idempotency import fingerprint, run_once
 from gridmap.incidents.actions import ActionInput, act
 from gridmap.incidents.cases import Queue, get_incident, list_incidents, report_answer
 from gridmap.incidents.categories import list_categories, put_category, require_category

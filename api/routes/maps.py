@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import BandDep, Conn, SettingsDep, Who, reject_unknown_query, require_reader
 from api.security_headers import allow
-from gridmap.access import jurisdiction_ids, require
-from gridmap.maps.render import KINDS, MapOptions, render
+from gridmap.access.rules import jurisdiction_ids, require
 from gridmap.points import parse_at
+from gridmap.publish.maps.render import KINDS, MapOptions, render
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)])
 

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
-from gridmap import features
 from gridmap.errors import InvalidInput
+from gridmap.publish import features
 
 router = APIRouter(prefix="/ogc", tags=["ogc"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)])
 

@@ -26,8 +26,8 @@ from api.deps import (
     reject_unknown_query,
     require_reader,
 )
-from gridmap.access import ANONYMOUS, require
-from gridmap.accounts import principal_for_token
+from gridmap.access.accounts import principal_for_token
+from gridmap.access.rules import ANONYMOUS, require
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.cases import MAX_PAGE, Queue
 from gridmap.incidents.categories import get_category, list_categories, require_category

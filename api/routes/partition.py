@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Conn, RequestId, Who, permission, reject_unknown_query
 from api.schemas.partition import PartitionCreate
-from gridmap.partition_drafts import Params, apply_draft, get_draft, propose
+from gridmap.partition.drafts import Params, apply_draft, get_draft, propose
 from gridmap.points import check_crs
 
 router = APIRouter(

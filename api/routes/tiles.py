@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from api.deps import Conn, Who, reject_unknown_query, require_reader
-from gridmap.access import case_jurisdiction
-from gridmap.tiles import LAYERS, MAX_ZOOM, etag, tile
+from gridmap.access.rules import case_jurisdiction
+from gridmap.publish.tiles import LAYERS, MAX_ZOOM, etag, tile
 
 router = APIRouter(tags=["tiles"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)])
 

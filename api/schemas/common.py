@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from gridmap.geometry import polygon_from_geojson
+from gridmap.areas.geometry import polygon_from_geojson
 
 
 class Strict(BaseModel):

@@ -9,7 +9,8 @@ from datetime import datetime
 import psycopg
 from psycopg import sql as pgsql
 
-from gridmap.access import Principal, require
+from gridmap import fields
+from gridmap.access.rules import Principal, require
 from gridmap.concurrency import check_version
 from gridmap.errors import InvalidInput, StateConflict
 from gridmap.incidents.calendar import Calendar
@@ -19,7 +20,6 @@ from gridmap.incidents.history import record_event
 from gridmap.incidents.intake import Location, NewReport, locate, open_case
 from gridmap.incidents.routing import Policy, check_within, route_point, save_route
 from gridmap.incidents.workflow import STAGE_OF_STATE, next_level, transition
-from gridmap.io import fields
 
 # Who is called first at each level (people of the answering area, from the stored route).
 _FIRST_CALLED = {"microgrid": ("microgrid_worker", "building_chief", "cell_leader"), "grid": ("grid_worker",)}

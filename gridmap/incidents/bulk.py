@@ -13,14 +13,14 @@ import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
-from gridmap import audit
-from gridmap.access import Principal, cli_principal
+from gridmap import fields
+from gridmap.access import audit
+from gridmap.access.rules import Principal, cli_principal
 from gridmap.db.bulk import insert_rows, reserve_ids
 from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import list_categories
 from gridmap.incidents.routing import Policy, route_from_record
-from gridmap.io import fields
 from gridmap.io.report import ImportReport
 from gridmap.lookup import STATEMENT_POINTS, LookupOptions, lookup
 from gridmap.lookup.index import LookupIndex, worth_building

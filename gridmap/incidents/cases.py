@@ -10,7 +10,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql as pgsql
 
-from gridmap.access import Principal, check_jurisdiction, jurisdiction_ids, mask_phone
+from gridmap.access.rules import Principal, check_jurisdiction, jurisdiction_ids, mask_phone
 from gridmap.coords import from_wgs84
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.workflow import ACTIONS, OPEN_STATES, STATES

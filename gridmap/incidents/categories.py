@@ -8,8 +8,8 @@ from datetime import datetime
 
 import psycopg
 
-from gridmap import audit
-from gridmap.access import Principal, require
+from gridmap.access import audit
+from gridmap.access.rules import Principal, require
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.workflow import STAGES

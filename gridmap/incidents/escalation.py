@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from gridmap.access import Principal
+from gridmap.access.rules import Principal
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import list_categories
 from gridmap.incidents.history import record_event

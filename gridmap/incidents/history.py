@@ -7,7 +7,7 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gridmap.access import Principal
+from gridmap.access.rules import Principal
 
 
 def record_event(

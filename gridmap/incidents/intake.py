@@ -12,14 +12,14 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gridmap.access import Principal, in_jurisdiction, jurisdiction_ids, require
+from gridmap import fields
+from gridmap.access.rules import Principal, in_jurisdiction, jurisdiction_ids, require
 from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import Category, get_category
 from gridmap.incidents.gazetteer import NOTHING_BELOW, match_address
 from gridmap.incidents.history import record_event
 from gridmap.incidents.routing import Policy, Route, check_in_region, check_within, route_point, unrouted
-from gridmap.io import fields
 from gridmap.lookup import AREA_KEYS
 
 CHANNELS = ("wechat", "hotline_12345", "patrol", "camera", "web", "api")

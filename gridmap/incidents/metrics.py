@@ -12,7 +12,7 @@ import psycopg
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from gridmap.access import Principal, jurisdiction_ids, require
+from gridmap.access.rules import Principal, jurisdiction_ids, require
 from gridmap.errors import InvalidInput
 from gridmap.incidents.workflow import CLOSED_STATES, LEVEL_ORDER, OPEN_STATES
 from gridmap.text import csv_cell, looks_like_formula, spreadsheet_text

@@ -13,7 +13,7 @@ from xml.etree import ElementTree as ET
 
 import psycopg
 
-from gridmap.access import Principal, in_jurisdiction
+from gridmap.access.rules import Principal, in_jurisdiction
 from gridmap.incidents.cases import Queue, public, stored_cases
 from gridmap.incidents.categories import Category
 from gridmap.incidents.workflow import FINAL_STATES

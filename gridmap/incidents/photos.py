@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from gridmap.access import Principal, require
+from gridmap.access.rules import Principal, require
 from gridmap.errors import InvalidInput, NotFound, UnsupportedMedia
 from gridmap.incidents.cases import visible_case
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gridmap.access import Principal, in_jurisdiction
+from gridmap.access.rules import Principal, in_jurisdiction
 from gridmap.errors import InvalidInput
 from gridmap.lookup import AREA_KEYS, LookupOptions, lookup
 

@@ -9,11 +9,12 @@ import pandas as pd
 import psycopg
 import shapely
 
-from gridmap import membership, sql
+from gridmap import sql
+from gridmap.areas import membership
+from gridmap.areas.levels import AREA_LEVELS, COLUMNS, HAS_GEOMETRY, LEVELS
 from gridmap.coords import geometry_from_wgs84
 from gridmap.errors import InvalidInput
 from gridmap.io.read import parse_crs
-from gridmap.levels import AREA_LEVELS, COLUMNS, HAS_GEOMETRY, LEVELS
 
 _DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".csv": "CSV"}
 

@@ -17,17 +17,12 @@ import geopandas as gpd
 import psycopg
 import shapely
 
-from gridmap import audit, membership, sql
-from gridmap.access import Principal, cli_principal
-from gridmap.db import bulk
-from gridmap.db.locks import lock_for_import
-from gridmap.errors import InvalidInput
-from gridmap.geometry import as_multipolygon, polygon_problem, same_geometry
-from gridmap.io import fields
-from gridmap.io.fields import BadValue
-from gridmap.io.read import read_table
-from gridmap.io.report import ImportReport
-from gridmap.levels import (
+from gridmap import fields, sql
+from gridmap.access import audit
+from gridmap.access.rules import Principal, cli_principal
+from gridmap.areas import membership
+from gridmap.areas.geometry import as_multipolygon, polygon_problem, same_geometry
+from gridmap.areas.levels import (
     AREA_LEVELS,
     CODE_DIGITS,
     CODE_PATTERN,
@@ -39,6 +34,12 @@ from gridmap.levels import (
     PARENT_LEVEL,
     ROLES,
 )
+from gridmap.db import bulk
+from gridmap.db.locks import lock_for_import
+from gridmap.errors import InvalidInput
+from gridmap.fields import BadValue
+from gridmap.io.read import read_table
+from gridmap.io.report import ImportReport
 
 Progress = Callable[[int], None]
 _TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")

@@ -27,9 +27,9 @@ import psycopg
 from psycopg.rows import namedtuple_row
 
 from gridmap import sql
-from gridmap.access import Principal, redact
+from gridmap.access.rules import Principal, redact
+from gridmap.areas.levels import DEFAULT_LAYER
 from gridmap.errors import InvalidInput
-from gridmap.levels import DEFAULT_LAYER
 from gridmap.lookup.index import RECORDS_KEPT, LookupIndex
 from gridmap.points import spatial_order
 
@@ -164,7 +164,7 @@ def lookup_now(
     """The records the in-process index answers, one per point (checked already), None where the SQL
     path must answer: a past ``at``, ``layer="all"``, a layer the index does not hold, no index, or a point
     only a distance in PostGIS settles ("nearest"). Records equal ``lookup``'s; with ``masked``, people's
-    phones are masked as ``gridmap.access.redact`` masks them (from answers prepared once per owner)."""
+    phones are masked as ``gridmap.access.rules.redact`` masks them (from answers prepared once per owner)."""
     _check_options(options)
     if index is None or options.at is not None or options.layer not in index.layers or not points_wgs84:
         return [None] * len(points_wgs84)

@@ -31,8 +31,8 @@ import numpy as np
 import psycopg
 import shapely
 
-from gridmap.access import ANONYMOUS, redact
-from gridmap.levels import DEFAULT_LAYER
+from gridmap.access.rules import ANONYMOUS, redact
+from gridmap.areas.levels import DEFAULT_LAYER
 
 # Order of the people to call (sql/lookup_owners.sql); other roles come after these.
 ROLE_ORDER = {role: i for i, role in enumerate(("microgrid_worker", "building_chief", "cell_leader", "grid_worker"))}
@@ -418,7 +418,7 @@ class LookupIndex:
     def owner(self, key: tuple, masked: bool = False) -> tuple:
         """(chain, party cell, people) for an owner key (base row, micro-grid row, owning micro-grid
         ids), as ``sql/lookup_owners.sql`` builds it, with phones masked when ``masked`` (the answer for
-        callers not signed in, ``gridmap.access.redact``); each kept ready until the next patch."""
+        callers not signed in, ``gridmap.access.rules.redact``); each kept ready until the next patch."""
         found = self._owners.get((key, masked))
         if found is None:
             if masked:

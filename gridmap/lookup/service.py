@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from gridmap.access import Principal
+from gridmap.access.rules import Principal
 from gridmap.db.connect import pooled
 from gridmap.lookup import LookupOptions, fill_from_sql, lookup_now
 from gridmap.lookup.live import LiveIndex

@@ -18,14 +18,15 @@ import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
-from gridmap import audit, coverage
-from gridmap.access import Principal, check_jurisdiction, require
-from gridmap.area_edit import area_in_jurisdiction, insert_version, last_sequence, move_people
+from gridmap.access import audit
+from gridmap.access.rules import Principal, check_jurisdiction, require
+from gridmap.areas.edit import area_in_jurisdiction, insert_version, last_sequence, move_people
 from gridmap.concurrency import check_version
 from gridmap.coords import geometry_from_wgs84
 from gridmap.db.locks import lock_children, lock_for_edit
 from gridmap.errors import ConfirmationRequired, DraftRefused, InvalidInput, NotFound, StateConflict, VersionConflict
-from gridmap.partition import Band
+from gridmap.partition import coverage
+from gridmap.partition.algorithm import Band
 from gridmap.planner import world as worlds
 from gridmap.planner.edits import Editor
 from gridmap.planner.world import Piece, World, badge, people_of, stored_digest, tallies

@@ -13,15 +13,15 @@ from collections.abc import Callable
 import shapely
 import shapely.ops
 
-from gridmap.codes import child_code
+from gridmap import fields
+from gridmap.areas.codes import child_code
+from gridmap.areas.geometry import as_multipolygon
+from gridmap.areas.levels import DEFAULT_LAYER, LAYER_PATTERN
+from gridmap.areas.territory import Projection, share_land
 from gridmap.errors import InvalidInput, NotFound
-from gridmap.geometry import as_multipolygon
-from gridmap.io import fields
-from gridmap.levels import DEFAULT_LAYER, LAYER_PATTERN
-from gridmap.partition import Building, propose_grid
-from gridmap.partition_drafts import Params
+from gridmap.partition.algorithm import Building, propose_grid
+from gridmap.partition.drafts import Params
 from gridmap.planner.world import Piece, World
-from gridmap.territory import Projection, share_land
 
 # Pieces smaller than this (m²) are slivers a line or a reshape cut off by accident.
 MIN_PART_M2 = 1.0

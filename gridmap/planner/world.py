@@ -12,9 +12,9 @@ import psycopg
 import shapely
 
 from gridmap import sql
-from gridmap.geometry import as_multipolygon
-from gridmap.levels import DEFAULT_LAYER
-from gridmap.partition import Band
+from gridmap.areas.geometry import as_multipolygon
+from gridmap.areas.levels import DEFAULT_LAYER
+from gridmap.partition.algorithm import Band
 
 # A member row: building id, unit_from, unit_to, floor_from, floor_to, households (microgrid_member).
 Member = list

@@ -7,10 +7,10 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from gridmap import accounts
-from gridmap.access import cli_principal
-from tests.incident_setup import spots
-from tests.ui.browser import browser_page, screenshot
+from gridmap.access import accounts
+from gridmap.access.rules import cli_principal
+from tests.support.browser import browser_page, screenshot
+from tests.support.incident_setup import spots
 
 PASSWORD = "a long enough password"
 XSS = '<img src=x onerror="window.__pwned=1">'

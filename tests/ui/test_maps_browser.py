@@ -9,12 +9,12 @@ import psycopg
 import pytest
 import shapely
 
-from gridmap.maps.render import MapOptions, render
+from gridmap.publish.maps.render import MapOptions, render
 from gridmap.settings import Settings
-from tests.access_setup import make_principals
 from tests.conftest import LiveServer
-from tests.map_setup import COMMUNITY, prepare
-from tests.ui.browser import browser_page, hover_map, screenshot
+from tests.support.access_setup import make_principals
+from tests.support.browser import browser_page, hover_map, screenshot
+from tests.support.map_setup import COMMUNITY, prepare
 
 
 @pytest.fixture(scope="module")

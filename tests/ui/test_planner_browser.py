@@ -9,8 +9,8 @@ from __future__ import annotations
 import httpx
 import shapely
 
-from tests.planner_setup import PASSWORD, across
-from tests.ui.browser import browser_page, screenshot
+from tests.support.browser import browser_page, screenshot
+from tests.support.planner_setup import PASSWORD, across
 
 EXPECTED_STATUSES = ("status of 409", "status of 422", "status of 404")
 

@@ -20,12 +20,12 @@ from starlette.responses import Response
 
 from api import sessions
 from api.app import STATIC_DIR, create_app
-from gridmap import accounts
-from gridmap.access import cli_principal
-from gridmap.maps.render import KINDS
+from gridmap.access import accounts
+from gridmap.access.rules import cli_principal
+from gridmap.publish.maps.render import KINDS
 from gridmap.settings import Settings
-from tests.planner_setup import PASSWORD
-from tests.ui.browser import browser_page, hover_map
+from tests.support.browser import browser_page, hover_map
+from tests.support.planner_setup import PASSWORD
 
 XSS_IMG = '<img src=x onerror="window.__pwned=1">'
 XSS_TITLE = "</title><script>window.__pwned=1</script><title>"
