@@ -68,13 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool.open(wait=False)
         app.state.pool = pool
         # The index builds in the background; lookups are answered by SQL until it is ready.
-        live = LiveIndex(url) if settings.lookup_index else None
+        live = LiveIndex(url) if settings.lookup.lookup_index else None
         if live is not None:
             live.start()
         app.state.lookups = LookupService(pool, live)
         app.state.write_epoch = epoch = live.epoch if live is not None else WriteEpoch(url)
-        app.state.principals = PrincipalCache(settings.secret_key.get_secret_value(), generation=epoch.read)
-        every = settings.escalate_every_s
+        app.state.principals = PrincipalCache(settings.security.secret_key.get_secret_value(), generation=epoch.read)
+        every = settings.incidents.escalate_every_s
         escalator = asyncio.create_task(escalate_periodically(pool, app.state.calendar, every)) if every else None
         try:
             yield
@@ -102,16 +102,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last = runs first: the request id exists before a limit can refuse the request.
     app.add_middleware(
         BodySizeLimit,
-        max_bytes=settings.max_body_bytes,
+        max_bytes=settings.limits.max_body_bytes,
         per_route={
-            ("POST", "/api/v1/lookup"): settings.lookup_body_max_bytes,
-            ("POST", r"/api/v1/incidents/[0-9]+/photos"): settings.photo_max_bytes,
+            ("POST", "/api/v1/lookup"): settings.limits.lookup_body_max_bytes,
+            ("POST", r"/api/v1/incidents/[0-9]+/photos"): settings.incidents.photo_max_bytes,
         },
     )
     app.add_middleware(AnnounceWrites)
-    app.add_middleware(AnonymousRateLimit, limit=settings.rate_limit_anonymous, window_s=settings.rate_limit_window_s)
+    app.add_middleware(
+        AnonymousRateLimit, limit=settings.limits.rate_limit_anonymous, window_s=settings.limits.rate_limit_window_s
+    )
     # Before the limits: X-Forwarded-For and -Proto count only from a trusted proxy (none by default).
-    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_networks)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.security.trusted_proxy_networks)
     app.add_middleware(RequestId)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, refusals included, gets the headers
     routers = (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311)

@@ -95,7 +95,7 @@ async def _principal(request: Request, settings: SettingsDep) -> Principal:
     """The caller behind ``Authorization: Bearer <token>`` (a session or an API key) or behind the staff
     pages' session cookie (a write must then carry the CSRF header: ``api.sessions``), else anonymous.
     Anonymous callers and tokens seen within the last half second cost no database round trip."""
-    token = credentials(request, settings.secret_key.get_secret_value())
+    token = credentials(request, settings.security.secret_key.get_secret_value())
     if token is None:
         return ANONYMOUS
     principals = request.app.state.principals
@@ -115,7 +115,7 @@ Who = Annotated[Principal, Depends(_principal)]
 
 async def require_reader(who: Who, settings: SettingsDep) -> None:
     """Lookups and area reads: open to anyone when GRIDMAP_PUBLIC_LOOKUP is on, else any signed-in caller."""
-    if not settings.public_lookup:
+    if not settings.security.public_lookup:
         require(who, "read")
 
 

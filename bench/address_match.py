@@ -36,10 +36,11 @@ def main() -> None:
         for i, (code, compound, name) in enumerate(sample):
             address = f"{PREFIXES[i % len(PREFIXES)]}{compound}{name}"
             m = match_address(conn, address)
-            if m.code != code or m.confidence < settings.address_min_confidence:
+            if m.code != code or m.confidence < settings.incidents.address_min_confidence:
                 misses.append((address, code, m.code, m.confidence))
     right = len(sample) - len(misses)
-    print(f"{right}/{len(sample)} addresses found their building with confidence >= {settings.address_min_confidence}")
+    floor = settings.incidents.address_min_confidence
+    print(f"{right}/{len(sample)} addresses found their building with confidence >= {floor}")
     for address, code, got, confidence in misses:
         print(f"  {address}: wanted {code}, got {got} ({confidence:.2f})")
 

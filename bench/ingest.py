@@ -122,8 +122,12 @@ def copy_floor(url: str, tables, columns: dict[str, tuple], make_rows) -> dict:
         conn.execute("DROP SCHEMA IF EXISTS bench_copy CASCADE")
         conn.execute("CREATE SCHEMA bench_copy")
         for table in tables:
-            conn.execute(pgsql.SQL("CREATE TABLE bench_copy.{t} (LIKE public.{t} INCLUDING DEFAULTS "
-                                   "INCLUDING IDENTITY INCLUDING CONSTRAINTS)").format(t=pgsql.Identifier(table)))
+            conn.execute(
+                pgsql.SQL(
+                    "CREATE TABLE bench_copy.{t} (LIKE public.{t} INCLUDING DEFAULTS "
+                    "INCLUDING IDENTITY INCLUDING CONSTRAINTS)"
+                ).format(t=pgsql.Identifier(table))
+            )
         indexes = [re.sub(r" ON public\.", " ON bench_copy.", d, count=1).replace("INDEX ", "INDEX bench_", 1)
                    for (d,) in conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' "
                                             "AND tablename = ANY(%s)", (list(tables),))]  # fmt: skip
@@ -135,7 +139,8 @@ def copy_floor(url: str, tables, columns: dict[str, tuple], make_rows) -> dict:
             for table in tables:
                 cols = columns[table]
                 statement = pgsql.SQL("COPY bench_copy.{} ({}) FROM STDIN (FORMAT BINARY)").format(
-                    pgsql.Identifier(table), pgsql.SQL(", ").join(pgsql.Identifier(c) for c, _ in cols))
+                    pgsql.Identifier(table), pgsql.SQL(", ").join(pgsql.Identifier(c) for c, _ in cols)
+                )
                 with cur.copy(statement) as copy:
                     copy.set_types([t for _, t in cols])
                     for row in rows[table]:

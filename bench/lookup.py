@@ -56,7 +56,7 @@ READY_TIMEOUT_S = 600
 
 def _database() -> str:
     settings = Settings()
-    if not settings.database_url:
+    if not settings.database.database_url:
         EmbeddedCluster(settings.embedded_dir).start()
     url = database_url(settings)
     migrate(url)

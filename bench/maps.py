@@ -89,8 +89,10 @@ def main() -> None:
         rows = tile_figures(conn, lon, lat, range(12, 17), lambda layer, z, x, y: tile(conn, layer, z, x, y),
                             layers=("microgrids", "grids"))  # fmt: skip
         for r in rows:
-            print(f"| {r['zoom']} | {r['layer']} | {r['tiles']} | {r['kb']:,.0f} | {r['project_ms']:.1f} | "
-                  f"{r['bare_ms']:.1f} | {r['ratio']:.2f} |")
+            print(
+                f"| {r['zoom']} | {r['layer']} | {r['tiles']} | {r['kb']:,.0f} | {r['project_ms']:.1f} | "
+                f"{r['bare_ms']:.1f} | {r['ratio']:.2f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -351,40 +351,78 @@ def _http_rows(r: dict, mark: dict) -> list[tuple]:
     one, load = s["one_connection"], s["connections"]
     rss = max(ix["rss_mb"], *ix["rss_mb_after"].values()) if ix.get("rss_mb_after") else ix["rss_mb"]
     rows = [
-        (f"lookup index: build, memory per worker ({len(ix['workers'])} workers)",
-         f"{ix['build_s']:.1f} s, {ix['rss_mb'] / 1024:.2f} GB (after the loads {rss / 1024:.2f} GB)",
-         f"{ix['floor_rss_mb']:.0f} MB (constant app worker)", "—", "≤ 30 s, ≤ 1.5 GB",
-         mark[ix["build_s"] <= 30 and ix["rss_mb"] <= 1536]),
-        (f"single lookup, HTTP, {load} connections",
-         f"{s['gridmap']['rps']:,.0f} req/s, p99 {s['gridmap']['p99_ms']:.1f} ms",
-         f"{s['baseline']['rps']:,.0f} req/s, p99 {s['baseline']['p99_ms']:.1f} ms (async constant)",
-         f"{s['ratio_rps']:.2f}×", "≥ 0.5×, p99 ≤ 10 ms", mark[s["ratio_rps"] >= 0.5 and s["gridmap"]["p99_ms"] <= 10]),
-        ("single lookup, HTTP, 1 connection",
-         f"p50 {one['gridmap']['p50_ms']:.2f} ms, p99 {one['gridmap']['p99_ms']:.2f} ms",
-         f"p50 {one['baseline']['p50_ms']:.2f} ms, p99 {one['baseline']['p99_ms']:.2f} ms (async constant)",
-         f"{one['ratio_p50']:.2f}× p50", "p50 ≤ 0.5 ms, p99 ≤ 2 ms",
-         mark[one["gridmap"]["p50_ms"] <= 0.5 and one["gridmap"]["p99_ms"] <= 2]),
+        (
+            f"lookup index: build, memory per worker ({len(ix['workers'])} workers)",
+            f"{ix['build_s']:.1f} s, {ix['rss_mb'] / 1024:.2f} GB (after the loads {rss / 1024:.2f} GB)",
+            f"{ix['floor_rss_mb']:.0f} MB (constant app worker)",
+            "—",
+            "≤ 30 s, ≤ 1.5 GB",
+            mark[ix["build_s"] <= 30 and ix["rss_mb"] <= 1536],
+        ),
+        (
+            f"single lookup, HTTP, {load} connections",
+            f"{s['gridmap']['rps']:,.0f} req/s, p99 {s['gridmap']['p99_ms']:.1f} ms",
+            f"{s['baseline']['rps']:,.0f} req/s, p99 {s['baseline']['p99_ms']:.1f} ms (async constant)",
+            f"{s['ratio_rps']:.2f}×",
+            "≥ 0.5×, p99 ≤ 10 ms",
+            mark[s["ratio_rps"] >= 0.5 and s["gridmap"]["p99_ms"] <= 10],
+        ),
+        (
+            "single lookup, HTTP, 1 connection",
+            f"p50 {one['gridmap']['p50_ms']:.2f} ms, p99 {one['gridmap']['p99_ms']:.2f} ms",
+            f"p50 {one['baseline']['p50_ms']:.2f} ms, p99 {one['baseline']['p99_ms']:.2f} ms (async constant)",
+            f"{one['ratio_p50']:.2f}× p50",
+            "p50 ≤ 0.5 ms, p99 ≤ 2 ms",
+            mark[one["gridmap"]["p50_ms"] <= 0.5 and one["gridmap"]["p99_ms"] <= 2],
+        ),
     ]
     m = r.get("mixed")
     if m:
         w = m["writes"]
-        rows.append((f"single lookup under writes, {load} connections",
-                     f"p99 {m['p99_ms']:.1f} ms, {m['errors']} errors, {m['rps']:,.0f} req/s",
-                     f"quiet p99 {m['quiet_p99_ms']:.1f} ms; import of {w['import']['rows']:,} rows "
-                     f"{w['import']['seconds']:.1f} s, draft save {w['draft_save']['steps']['save']['seconds']:.1f} s",
-                     "—", "p99 ≤ 20 ms, 0 errors", mark[m["p99_ms"] <= 20 and m["errors"] == 0]))
+        rows.append(
+            (
+                f"single lookup under writes, {load} connections",
+                f"p99 {m['p99_ms']:.1f} ms, {m['errors']} errors, {m['rps']:,.0f} req/s",
+                f"quiet p99 {m['quiet_p99_ms']:.1f} ms; import of {w['import']['rows']:,} rows "
+                f"{w['import']['seconds']:.1f} s, draft save {w['draft_save']['steps']['save']['seconds']:.1f} s",
+                "—",
+                "p99 ≤ 20 ms, 0 errors",
+                mark[m["p99_ms"] <= 20 and m["errors"] == 0],
+            )
+        )
     else:
-        rows.append((f"single lookup under writes, {load} connections", "not run (needs wrk)", "—", "—",
-                     "p99 ≤ 20 ms, 0 errors", ""))
-    rows.append(("batch lookup, 10,000 points", f"{b['gridmap']['points_per_s']:,.0f} pts/s",
-                 f"{b['baseline']['points_per_s']:,.0f} pts/s (sjoin + prepared answers + orjson)",
-                 f"{b['ratio_points_per_s']:.2f}×", "≥ 0.5×", mark[b["ratio_points_per_s"] >= 0.5]))
+        rows.append(
+            (
+                f"single lookup under writes, {load} connections",
+                "not run (needs wrk)",
+                "—",
+                "—",
+                "p99 ≤ 20 ms, 0 errors",
+                "",
+            )
+        )
+    rows.append(
+        (
+            "batch lookup, 10,000 points",
+            f"{b['gridmap']['points_per_s']:,.0f} pts/s",
+            f"{b['baseline']['points_per_s']:,.0f} pts/s (sjoin + prepared answers + orjson)",
+            f"{b['ratio_points_per_s']:.2f}×",
+            "≥ 0.5×",
+            mark[b["ratio_points_per_s"] >= 0.5],
+        )
+    )
     i = r.get("intake")
     if i:
-        rows.append((f"intake, POST /api/v1/incidents, {i['connections']} connections",
-                     f"{i['gridmap']['rps']:,.0f} req/s, p99 {i['gridmap']['p99_ms']:.1f} ms",
-                     f"{i['baseline']['rps']:,.0f} req/s, p99 {i['baseline']['p99_ms']:.1f} ms (async constant)",
-                     f"{i['ratio_rps']:.2f}×", "— (reported)", ""))
+        rows.append(
+            (
+                f"intake, POST /api/v1/incidents, {i['connections']} connections",
+                f"{i['gridmap']['rps']:,.0f} req/s, p99 {i['gridmap']['p99_ms']:.1f} ms",
+                f"{i['baseline']['rps']:,.0f} req/s, p99 {i['baseline']['p99_ms']:.1f} ms (async constant)",
+                f"{i['ratio_rps']:.2f}×",
+                "— (reported)",
+                "",
+            )
+        )
     return rows
 
 

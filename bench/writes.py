@@ -32,7 +32,7 @@ CATEGORIES = ("sanitation", "streetlight", "road", "greenery", "noise", "propert
 
 def api_key(url: str, role: str) -> str:
     """A new API key of ``role`` (jurisdiction: everywhere), made as ``gridmap key add`` makes one."""
-    secret = Settings().secret_key.get_secret_value()
+    secret = Settings().security.secret_key.get_secret_value()
     with psycopg.connect(url) as conn:
         return accounts.add_key(conn, cli_principal(), secret, f"bench-{role}-{secrets.token_hex(4)}", role, [])
 

@@ -81,7 +81,7 @@ def key_add(
     """Create an API key and print its token (shown only now; send it as Authorization: Bearer)."""
     token = _run(
         lambda conn, s: accounts.add_key(
-            conn, cli_principal(), s.secret_key.get_secret_value(), name, role, scope or []
+            conn, cli_principal(), s.security.secret_key.get_secret_value(), name, role, scope or []
         )
     )
     out.print(token)

@@ -86,13 +86,13 @@ def db_status() -> None:
     settings = Settings()
     with _errors():
         status = _cluster(settings).status()
-    if settings.database_url:
-        out.print(f"GRIDMAP_DATABASE_URL is set; the embedded cluster is not used ({settings.database_url})")
+    if settings.database.database_url:
+        out.print(f"GRIDMAP_DATABASE_URL is set; the embedded cluster is not used ({settings.database.database_url})")
     elif not status.initialised:
         out.print(f"no embedded cluster yet under {settings.embedded_dir}")
     else:
         out.print(f"running at {status.url()}" if status.running else "initialised, not running")
-    raise typer.Exit(0 if status.running or settings.database_url else 3)
+    raise typer.Exit(0 if status.running or settings.database.database_url else 3)
 
 
 @db_app.command("migrate")
@@ -238,8 +238,17 @@ def _print_partition(draft: dict, applied: dict | None) -> None:
         table.add_column(col, justify="right")
     share = "n/a" if s["share_in_band"] is None else f"{s['share_in_band']:.1%}"
     housed = "n/a" if s["share_in_band_with_households"] is None else f"{s['share_in_band_with_households']:.1%}"
-    table.add_row(str(s["grids"]), str(s["microgrids"]), str(s["households"]), f"{s['in_band']} ({share})", housed,
-                  str(s["polsby_popper_median"]), str(s["party_cells"]), str(s["tiling_problems"]), str(s["seconds"]))
+    table.add_row(
+        str(s["grids"]),
+        str(s["microgrids"]),
+        str(s["households"]),
+        f"{s['in_band']} ({share})",
+        housed,
+        str(s["polsby_popper_median"]),
+        str(s["party_cells"]),
+        str(s["tiling_problems"]),
+        str(s["seconds"]),
+    )
     out.print(table)
     for w in s["worst"]:
         out.print(f"[yellow]outside the band:[/] {w['code']} ({w['households']} households): {w['reason']}")
@@ -308,14 +317,14 @@ def locate(
     settings = Settings()
     with _errors():
         crs = check_crs(crs)
-        options = LookupOptions(parse_at(at, settings.timezone), layer, unit, floor, settings.nearest_m)
+        options = LookupOptions(parse_at(at, settings.timezone), layer, unit, floor, settings.lookup.nearest_m)
         if file is not None:
             if out_file is None or lon is not None:
                 _fail("give --file with --out, and no LON LAT", 2)
             with connect(database_url(settings)) as conn, _progress() as bar:
                 task = bar.add_task("locate", total=None)
                 counts = locate_file(
-                    conn, file, out_file, crs, options, settings.lookup_batch_max,
+                    conn, file, out_file, crs, options, settings.limits.lookup_batch_max,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )  # fmt: skip
             console.print(
@@ -382,7 +391,12 @@ def serve(
     # uvicorn's workers import the factory by name; the name comes from the function, not a literal.
     uvicorn.run(
         f"{create_app.__module__}:{create_app.__qualname__}",
-        factory=True, host=host, port=port, workers=workers, log_level="info", **UVICORN_OPTIONS,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        **UVICORN_OPTIONS,
     )
 
 
@@ -396,7 +410,7 @@ def run() -> None:
     cluster = None
     try:
         with _errors():
-            if not settings.database_url:
+            if not settings.database.database_url:
                 cluster = _cluster(settings)
                 was_running = cluster.status().running
                 status = cluster.start()

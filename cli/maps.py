@@ -29,10 +29,12 @@ class CheckFormat(StrEnum):
 
 
 def check_cmd(
-    community: str = typer.Option(None, "--community", "--area", help="Code of a community, grid or subdistrict "
-                                  "(default: the whole city)"),  # fmt: skip
-    fmt: CheckFormat = typer.Option(CheckFormat.table, "--format", help="table, json (summary and findings) or "
-                                    "geojson (one feature per finding)"),  # fmt: skip
+    community: str = typer.Option(
+        None, "--community", "--area", help="Code of a community, grid or subdistrict (default: the whole city)"
+    ),  # fmt: skip
+    fmt: CheckFormat = typer.Option(
+        CheckFormat.table, "--format", help="table, json (summary and findings) or geojson (one feature per finding)"
+    ),  # fmt: skip
     min_households: int = typer.Option(30, "--min", help="Fewest households in a micro-grid"),
     max_households: int = typer.Option(50, "--max", help="Most households in a micro-grid"),
     gap_m2: float = typer.Option(1.0, "--gap-m2", help="Report gaps and overlaps larger than this (m²)"),
@@ -91,8 +93,9 @@ def map_cmd(
     since: str = typer.Option(None, help="Incidents received from this date/time (ISO-8601)"),
     until: str = typer.Option(None, help="…and before this one"),
     category: str = typer.Option(None, help="Incidents of one category"),
-    assets: str = typer.Option("inline", help="inline (a file that opens anywhere, offline) or link "
-                               "(/static/vendor/… on a gridmap server)"),  # fmt: skip
+    assets: str = typer.Option(
+        "inline", help="inline (a file that opens anywhere, offline) or link (/static/vendor/… on a gridmap server)"
+    ),  # fmt: skip
 ) -> None:
     """Render a map to an HTML file that needs no internet: micro-grids by households or households per
     km², incidents with a heat layer, coverage problems, or an overview with all of them as layers."""
@@ -100,9 +103,9 @@ def map_cmd(
     try:
         options = MapOptions(
             since=parse_at(since, settings.timezone, "since"), until=parse_at(until, settings.timezone, "until"),
-            category=category, assets=assets, tiles_url=settings.map_tiles_url,
-            tiles_attribution=settings.map_tiles_attribution, tiles_crs=settings.map_tiles_crs,
-            max_features=settings.map_max_features,
+            category=category, assets=assets, tiles_url=settings.maps.map_tiles_url,
+            tiles_attribution=settings.maps.map_tiles_attribution, tiles_crs=settings.maps.map_tiles_crs,
+            max_features=settings.maps.map_max_features,
         )  # fmt: skip
         with connect(database_url(settings)) as conn, console.status(f"rendering the {kind} map of {area}…"):
             page = render(conn, kind, area, options)

@@ -37,9 +37,9 @@ def area(
     if (body.geometry is None) == (not is_circle):
         raise InvalidInput("give either geometry, or lon, lat and radius_m (not both)", "geometry")
     if body.geometry is not None:
-        geom = polygon_from_geojson(body.geometry.model_dump(), crs, settings.max_vertices)
+        geom = polygon_from_geojson(body.geometry.model_dump(), crs, settings.limits.max_vertices)
     else:
         if body.radius_m is None:
             raise InvalidInput("radius_m is required with lon and lat", "radius_m")
         geom = circle(body.lon, body.lat, body.radius_m, crs)
-    return JSONResponse(query_area(conn, who, geom, settings.area_query_max_km2, layer))
+    return JSONResponse(query_area(conn, who, geom, settings.limits.area_query_max_km2, layer))

@@ -144,7 +144,7 @@ def by_code(request: Request, conn: Conn, settings: SettingsDep, code: str, crs:
 
 
 def _fields(body: AreaCreate | AreaUpdate, crs: str, settings: Settings) -> AreaFields:
-    return AreaFields(**given_fields(body, crs, settings.max_vertices, exclude=frozenset({"level"})))
+    return AreaFields(**given_fields(body, crs, settings.limits.max_vertices, exclude=frozenset({"level"})))
 
 
 def _written(feature: dict, status: int = 200, replayed: bool = False) -> JSONResponse:
@@ -199,9 +199,7 @@ def edit(
     return _written(feature)
 
 
-@router.delete(
-    "/areas/{area_id}", status_code=204, summary="Retire an area", dependencies=[permission("area.write")]
-)
+@router.delete("/areas/{area_id}", status_code=204, summary="Retire an area", dependencies=[permission("area.write")])
 def retire(conn: Conn, who: Who, request_id: RequestId, area_id: AreaId, if_match: IfMatch) -> Response:
     """Close the current version (history stays for `at=`). Refused while it has children or buildings."""
     retire_area(conn, who, area_id, if_match, request_id)

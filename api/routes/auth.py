@@ -21,9 +21,9 @@ def login(request: Request, response: Response, conn: Conn, settings: SettingsDe
     `token` as `Authorization: Bearer`. Browsers also get it as an HttpOnly, SameSite=Strict cookie
     (`gridmap_session`) with a readable `gridmap_csrf` cookie: a write signed by the cookie must send
     `X-CSRF-Token` equal to `gridmap_csrf`, else 403."""
-    secret = settings.secret_key.get_secret_value()
+    secret = settings.security.secret_key.get_secret_value()
     token, expires, who = accounts.login(
-        conn, secret, body.username, body.password, settings.session_hours,
+        conn, secret, body.username, body.password, settings.security.session_hours,
         guard=request.app.state.login_guard, address=client_address(request.scope),
     )  # fmt: skip
     user = accounts.describe(conn, who)
@@ -35,7 +35,7 @@ def login(request: Request, response: Response, conn: Conn, settings: SettingsDe
 def logout(request: Request, conn: Conn, settings: SettingsDep, who: Who) -> Response:
     """The session (of the bearer token, or of the cookie) stops working at once; both cookies are cleared."""
     require(who, "read")
-    secret = settings.secret_key.get_secret_value()
+    secret = settings.security.secret_key.get_secret_value()
     accounts.logout(conn, secret, sessions.credentials(request, secret))
     response = Response(status_code=204)
     sessions.clear_cookies(response, request)

@@ -42,6 +42,6 @@ def edit(
 ) -> JSONResponse:
     """Send only the fields to change with `If-Match: "<version>"`: stale → 409, missing → 428."""
     crs = check_crs(crs)
-    values = BuildingFields(**given_fields(body, crs, settings.max_vertices))
+    values = BuildingFields(**given_fields(body, crs, settings.limits.max_vertices))
     feature = update_building(conn, who, building_id, if_match, values, request_id, crs)
     return JSONResponse(feature, media_type=GEOJSON, headers=etag(feature["properties"]["version"]))

@@ -66,7 +66,7 @@ def read(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, crs: Crs = "wgs
 def _change(body, crs: str, settings: Settings):
     """The Editor call an edit request stands for (its geometry checked and converted first)."""
     if isinstance(body, SplitEdit):
-        line = line_from_geojson(body.line.model_dump(), crs, settings.max_vertices)
+        line = line_from_geojson(body.line.model_dump(), crs, settings.limits.max_vertices)
         return lambda e: Editor.split(e, body.key, line)
     if isinstance(body, MergeEdit):
         return lambda e: Editor.merge(e, body.keys)
@@ -75,7 +75,7 @@ def _change(body, crs: str, settings: Settings):
     if isinstance(body, ProposeEdit):
         params = Params(body.min, body.max, body.seed, body.tries, body.cell_size)
         return lambda e: Editor.propose(e, body.grid, params)
-    geom = polygon_from_geojson(body.geometry.model_dump(), crs, settings.max_vertices)
+    geom = polygon_from_geojson(body.geometry.model_dump(), crs, settings.limits.max_vertices)
     if isinstance(body, ReshapeEdit):
         return lambda e: Editor.reshape(e, body.key, geom, body.give_way)
     assert isinstance(body, DrawEdit)

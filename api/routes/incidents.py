@@ -169,7 +169,7 @@ def upload(
 ) -> JSONResponse:
     """Send the image bytes as the body (JPEG, PNG or WebP, checked by content, at most the configured
     size: 413 beyond it, 415 for anything that is not an image)."""
-    photo = add_photo(conn, who, incident_id, data, settings.data_dir, settings.photo_max_bytes, now)
+    photo = add_photo(conn, who, incident_id, data, settings.data_dir, settings.incidents.photo_max_bytes, now)
     return JSONResponse(photo, 201, headers={"Location": photo["href"]})
 
 

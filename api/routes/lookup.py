@@ -37,7 +37,7 @@ async def _lookup_query(
     floor: Floor = None,
 ) -> tuple[str, LookupOptions]:
     options = LookupOptions(
-        at=parse_at(at, settings.timezone), layer=layer, unit=unit, floor=floor, nearest_m=settings.nearest_m
+        at=parse_at(at, settings.timezone), layer=layer, unit=unit, floor=floor, nearest_m=settings.lookup.nearest_m
     )
     return check_crs(crs), options
 
@@ -97,9 +97,9 @@ def lookup_many(
 ) -> Response:
     """Up to GRIDMAP_LOOKUP_BATCH_MAX points (default 10,000), one `crs` for the batch, resolved set-wise
     (not a query per point). Each record echoes your `id`. One bad point refuses the whole batch (422 naming it)."""
-    if len(points) > settings.lookup_batch_max:
+    if len(points) > settings.limits.lookup_batch_max:
         raise InvalidInput(
-            f"{len(points)} points is over the limit of {settings.lookup_batch_max}; split the batch", "points"
+            f"{len(points)} points is over the limit of {settings.limits.lookup_batch_max}; split the batch", "points"
         )
     crs, options = query
     wgs = [point_to_wgs84(p.lon, p.lat, crs, field=f"[{i}].") for i, p in enumerate(points)]

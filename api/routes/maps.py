@@ -48,15 +48,15 @@ def map_page(
         require(who, "incident.read")
     options = MapOptions(
         since=parse_at(since, settings.timezone, "since"), until=parse_at(until, settings.timezone, "until"),
-        category=category, band=band, assets="link", tiles_url=settings.map_tiles_url,
-        tiles_attribution=settings.map_tiles_attribution, tiles_crs=settings.map_tiles_crs,
-        max_features=settings.map_max_features, incidents=who.can("incident.read"),
+        category=category, band=band, assets="link", tiles_url=settings.maps.map_tiles_url,
+        tiles_attribution=settings.maps.map_tiles_attribution, tiles_crs=settings.maps.map_tiles_crs,
+        max_features=settings.maps.map_max_features, incidents=who.can("incident.read"),
         jurisdiction=jurisdiction_ids(who),
     )  # fmt: skip
     page = render(conn, kind, area, options)
     allow(request, "script-src", *page.script_sources)
-    if settings.map_tiles_url:
-        allow(request, "img-src", _tiles_origin(settings.map_tiles_url))
+    if settings.maps.map_tiles_url:
+        allow(request, "img-src", _tiles_origin(settings.maps.map_tiles_url))
     headers = {"X-Map-Features": str(page.features), "X-Map-Bytes": str(page.bytes),
                "Cache-Control": "private, max-age=60"}  # fmt: skip
     return HTMLResponse(page.html, headers=headers)

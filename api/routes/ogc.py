@@ -115,8 +115,10 @@ def items(
     settings: SettingsDep,
     collection_id: CollectionId,
     bbox: Annotated[str | None, Query(description="west,south,east,north in CRS84.")] = None,
-    datetime_: Annotated[str | None, Query(alias="datetime", description="An instant, or for incidents an "
-                                           "interval a/b with .. for an open end.")] = None,  # fmt: skip
+    datetime_: Annotated[
+        str | None,
+        Query(alias="datetime", description="An instant, or for incidents an interval a/b with .. for an open end."),
+    ] = None,  # fmt: skip
     limit: Annotated[int, Query(ge=1, le=10_000, description=f"Page size (cut to {features.MAX_LIMIT}).")] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip.")] = 0,
     f: Format = None,

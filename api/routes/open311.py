@@ -168,7 +168,7 @@ def create_request(
     `address_id` (a building code), `description`, `first_name`, `last_name`, `phone`, `media_url`."""
     form = _form(raw)
     if who is ANONYMOUS and form.get("api_key"):
-        who = principal_for_token(conn, settings.secret_key.get_secret_value(), form["api_key"])
+        who = principal_for_token(conn, settings.security.secret_key.get_secret_value(), form["api_key"])
     require(who, "incident.create")
     if not form.get("service_code"):
         raise InvalidInput("service_code is required", "service_code")

@@ -43,10 +43,10 @@ class LoginPolicy:
     def from_settings(cls, settings: Settings) -> LoginPolicy:
         """The policy of GRIDMAP_LOGIN_*."""
         return cls(
-            settings.login_free_failures,
-            settings.login_address_free_failures,
-            settings.login_delay_base_s,
-            settings.login_delay_max_s,
+            settings.security.login_free_failures,
+            settings.security.login_address_free_failures,
+            settings.security.login_delay_base_s,
+            settings.security.login_delay_max_s,
         )
 
     def delay_s(self, failures: int, free: int) -> float:
@@ -98,7 +98,7 @@ class LoginGuard:
     @classmethod
     def from_settings(cls, settings: Settings) -> LoginGuard:
         """A guard with the policy of GRIDMAP_LOGIN_* and GRIDMAP_LOGIN_HASH_CONCURRENCY slots."""
-        return cls(LoginPolicy.from_settings(settings), PasswordSlots(settings.login_hash_concurrency))
+        return cls(LoginPolicy.from_settings(settings), PasswordSlots(settings.security.login_hash_concurrency))
 
 
 def _subjects(policy: LoginPolicy, name: str, address: str) -> dict[str, int]:

@@ -289,4 +289,3 @@ def retire_area(
             conn, who, audit.Change("retire", "area", area_id, cur.code, tuple(cur.path), cur.version, None), request_id
         )
         return cur.version
-

@@ -49,10 +49,10 @@ def make_pool(url: str, settings: Settings) -> ConnectionPool:
     is durable before its answer is sent (a commit left to the pool's return would run after it)."""
     return ConnectionPool(
         url,
-        min_size=settings.pool_min_size,
-        max_size=settings.pool_max_size,
-        timeout=settings.pool_timeout_s,
-        kwargs=_options(settings.statement_timeout_ms) | {"autocommit": True},
+        min_size=settings.database.pool_min_size,
+        max_size=settings.database.pool_max_size,
+        timeout=settings.database.pool_timeout_s,
+        kwargs=_options(settings.database.statement_timeout_ms) | {"autocommit": True},
         configure=check_durability,
         # After a database restart the idle connections are dead; test each before lending it, so the
         # first requests after an outage do not fail on a stale connection.
@@ -90,7 +90,7 @@ def check_durability(conn: psycopg.Connection) -> None:
 def check_startup(settings: Settings, url: str) -> None:
     """Refuse to serve with the built-in secret key outside development, or with a database that may lose
     acknowledged writes. An unreachable database is not an error here: the pool keeps trying."""
-    if settings.env != "development" and settings.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+    if settings.env != "development" and settings.security.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
         raise GridmapError(
             "GRIDMAP_SECRET_KEY is the built-in development key; set a long random one "
             "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) or GRIDMAP_ENV=development"
@@ -104,8 +104,8 @@ def check_startup(settings: Settings, url: str) -> None:
 
 def database_url(settings: Settings) -> str:
     """The URL to use: ``GRIDMAP_DATABASE_URL`` if set, else the running embedded cluster's."""
-    if settings.database_url:
-        return settings.database_url
+    if settings.database.database_url:
+        return settings.database.database_url
     url = EmbeddedCluster(settings.embedded_dir).status().url()
     if url is None:
         raise DatabaseUnavailable(

@@ -85,8 +85,8 @@ def calendar_from_settings(settings) -> Calendar:
     """The calendar the settings describe (GRIDMAP_WORK_DAYS, WORK_HOURS, HOLIDAYS, EXTRA_WORKDAYS, TIMEZONE)."""
     return Calendar(
         tz=ZoneInfo(settings.timezone),
-        weekdays=_weekdays(settings.work_days),
-        hours=_hours(settings.work_hours),
-        holidays=_dates(settings.holidays, "holidays"),
-        extra_workdays=_dates(settings.extra_workdays, "extra_workdays"),
+        weekdays=_weekdays(settings.incidents.work_days),
+        hours=_hours(settings.incidents.work_hours),
+        holidays=_dates(settings.incidents.holidays, "holidays"),
+        extra_workdays=_dates(settings.incidents.extra_workdays, "extra_workdays"),
     )

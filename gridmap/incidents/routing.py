@@ -29,12 +29,12 @@ class Policy:
 def policy_from_settings(settings) -> Policy:
     """The Policy the settings describe."""
     return Policy(
-        nearest_m=settings.nearest_m,
-        boundary_confirm_m=settings.boundary_confirm_m,
-        region_margin_m=settings.region_margin_m,
-        repeat_m=settings.repeat_m,
-        repeat_days=settings.repeat_days,
-        address_min_confidence=settings.address_min_confidence,
+        nearest_m=settings.lookup.nearest_m,
+        boundary_confirm_m=settings.incidents.boundary_confirm_m,
+        region_margin_m=settings.incidents.region_margin_m,
+        repeat_m=settings.incidents.repeat_m,
+        repeat_days=settings.incidents.repeat_days,
+        address_min_confidence=settings.incidents.address_min_confidence,
     )
 
 

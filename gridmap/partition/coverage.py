@@ -393,9 +393,16 @@ def _buildings(a: _Layer, b: _Layer, tol: Tolerances) -> list[Finding]:
                                (*codes(held | others), row["code"]), b.wgs[k], detail))  # fmt: skip
         elif outside >= max(tol.building_m2, tol.building_share * footprint.area):
             others = lying_in(elsewhere) - held
-            out.append(Finding("building_split", f"{label} (held by {_listed(codes(held))}) has {outside:,.0f} m² "
-                               f"of its footprint in {_listed(codes(others))}",
-                               (*codes(held | others), row["code"]), b.wgs[k], detail | {"area_m2": round(outside, 1)}))
+            out.append(
+                Finding(
+                    "building_split",
+                    f"{label} (held by {_listed(codes(held))}) has {outside:,.0f} m² "
+                    f"of its footprint in {_listed(codes(others))}",
+                    (*codes(held | others), row["code"]),
+                    b.wgs[k],
+                    detail | {"area_m2": round(outside, 1)},
+                )
+            )
     return out
 
 
@@ -425,8 +432,13 @@ def to_geojson(report: CoverageReport, crs: str = "wgs84") -> dict:
         {
             "type": "Feature",
             "geometry": json.loads(shapely.to_geojson(geometry_from_wgs84(f.geometry, crs))),
-            "properties": {"problem": f.problem, "severity": f.severity, "message": f.message,
-                           "codes": list(f.codes), **f.detail},  # fmt: skip
+            "properties": {
+                "problem": f.problem,
+                "severity": f.severity,
+                "message": f.message,
+                "codes": list(f.codes),
+                **f.detail,
+            },  # fmt: skip
         }
         for f in report.findings
     ]

@@ -195,4 +195,3 @@ def people_of(world: World, piece: Piece) -> list[dict]:
     """The people to call for a piece: its own (stored) workers, then its party cell's."""
     cell = world.party_cells.get(piece.party_cell) if piece.party_cell is not None else None
     return piece.people + (cell["people"] if cell else [])
-

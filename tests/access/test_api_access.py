@@ -224,7 +224,7 @@ def test_phones_are_masked_for_anonymous_callers(world):
 def test_lookups_can_require_credentials(demo_db):
     settings = Settings(database_url=demo_db, public_lookup=False, rate_limit_anonymous=0)
     with psycopg.connect(demo_db) as conn:
-        token = add_key(conn, cli_principal(), settings.secret_key.get_secret_value(), "reader", "viewer", [])
+        token = add_key(conn, cli_principal(), settings.security.secret_key.get_secret_value(), "reader", "viewer", [])
     with LiveServer(settings) as server, httpx.Client(base_url=server.url) as client:
         params = {"lon": 114.03, "lat": 22.62}
         assert client.get("/api/v1/lookup", params=params).status_code == 401

@@ -170,7 +170,9 @@ def test_failures_for_many_accounts_from_one_address_throttle_the_address(serve,
 def test_a_valid_key_still_works_after_many_bad_tokens_from_its_address(serve, demo_db_shared):
     client = serve()  # the default limit: 100 failed credentials per 180 s
     with psycopg.connect(demo_db_shared) as conn:
-        key = accounts.add_key(conn, cli_principal(), Settings().secret_key.get_secret_value(), "busy", "viewer", [])
+        key = accounts.add_key(
+            conn, cli_principal(), Settings().security.secret_key.get_secret_value(), "busy", "viewer", []
+        )
     bad = [client.get("/api/v1/lookup", params=SPOT, headers={"Authorization": f"Bearer gmk_made-up-{i}"})
            for i in range(105)]  # fmt: skip
     assert [r.status_code for r in bad] == [401] * 100 + [429] * 5

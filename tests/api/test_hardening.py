@@ -53,7 +53,9 @@ def test_anonymous_callers_are_rate_limited(serve, demo_db_shared):
     from gridmap.access.rules import cli_principal
 
     with psycopg.connect(demo_db_shared) as conn:
-        token = add_key(conn, cli_principal(), Settings().secret_key.get_secret_value(), "ratelimit", "viewer", [])
+        token = add_key(
+            conn, cli_principal(), Settings().security.secret_key.get_secret_value(), "ratelimit", "viewer", []
+        )
     signed = client.get("/api/v1/lookup", params=params, headers={"Authorization": f"Bearer {token}"})
     assert signed.status_code == 200
     # A made-up token does not escape the limit: failed credentials are counted too.

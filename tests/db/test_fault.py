@@ -66,7 +66,7 @@ def test_acknowledged_writes_survive_a_killed_database(cluster, tmp_path):
         for level, path in small_city(tmp_path).items():
             assert import_file(conn, level, path, commit=True).committed
         settings = Settings(database_url=url, rate_limit_anonymous=0, pool_timeout_s=1)
-        key = add_key(conn, cli_principal(), settings.secret_key.get_secret_value(), "writer", "admin", [])
+        key = add_key(conn, cli_principal(), settings.security.secret_key.get_secret_value(), "writer", "admin", [])
     acknowledged: dict[str, int] = {}
     statuses: list[int] = []
     lock = threading.Lock()

@@ -238,4 +238,3 @@ def test_address_intake_queues_vague_ones_and_refuses_nonsense(conn):
         WEDNESDAY_10)  # fmt: skip
     c = case(conn, vague.incident_id)
     assert c["level"] == "microgrid" and "needs_location" not in c["flags"]
-

@@ -62,7 +62,7 @@ def nyc(server_url, empty_template):
     for url in _copy(server_url, empty_template):
         nyc_areas(url)
         settings = Settings(database_url=url, rate_limit_anonymous=0, timezone="America/New_York")
-        secret = settings.secret_key.get_secret_value()
+        secret = settings.security.secret_key.get_secret_value()
         with psycopg.connect(url, autocommit=True) as conn:
             accounts.add_user(conn, cli_principal(), "admin", PASSWORD, "admin", [])
             admin = accounts.login(conn, secret, "admin", PASSWORD, 1)[0]
@@ -103,8 +103,10 @@ def test_nyc_311_sample_through_the_api(nyc):
             community = doc["owner"].get("community") or {}
             agreed += community.get("name") == board
     elapsed = time.perf_counter() - started
-    print(f"\nNYC 311 dev sample through POST /api/v1/incidents: {outcome}; routed to the community board the"
-          f" record names: {agreed}/{checked} = {agreed / checked:.1%}; {elapsed:.1f} s for {len(rows)} rows")
+    print(
+        f"\nNYC 311 dev sample through POST /api/v1/incidents: {outcome}; routed to the community board the"
+        f" record names: {agreed}/{checked} = {agreed / checked:.1%}; {elapsed:.1f} s for {len(rows)} rows"
+    )
     assert outcome["created"] + outcome["repeat"] + outcome["refused"] + outcome["no_coordinates"] == len(rows)
     assert outcome["refused"] <= len(rows) * 0.02, outcome
     assert checked > 1500 and agreed / checked >= 0.95

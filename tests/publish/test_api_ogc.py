@@ -67,9 +67,14 @@ def test_paging_through_a_bbox_returns_each_feature_once(world, cid):
     bbox = [114.02, 22.62, 114.035, 22.635]
     with psycopg.connect(db) as conn:
         if cid in AREA_COLLECTIONS:
-            expected = {i for (i,) in conn.execute(
-                "SELECT id FROM area WHERE level = %s AND valid_to IS NULL"
-                " AND ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))", (AREA_COLLECTIONS[cid], *bbox))}
+            expected = {
+                i
+                for (i,) in conn.execute(
+                    "SELECT id FROM area WHERE level = %s AND valid_to IS NULL"
+                    " AND ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))",
+                    (AREA_COLLECTIONS[cid], *bbox),
+                )
+            }
         else:
             expected = {i for (i,) in conn.execute(
                 "SELECT id FROM building WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)", bbox)}  # fmt: skip

@@ -68,7 +68,7 @@ def add_principal(conn: psycopg.Connection, settings: Settings, name: str, role:
                   is_key: bool = False) -> str:  # fmt: skip
     """Create an API key, or a user and log it in, with ``role`` and jurisdiction ``scope`` (community or
     subdistrict codes, empty = everywhere); return its bearer token."""
-    secret = settings.secret_key.get_secret_value()
+    secret = settings.security.secret_key.get_secret_value()
     if is_key:
         return accounts.add_key(conn, cli_principal(), secret, name, role, scope)
     accounts.add_user(conn, cli_principal(), name, PASSWORD, role, scope)

@@ -57,8 +57,10 @@ def _files(tmp: Path) -> dict[str, Path]:
         ],
         "buildings": [
             feature({"code": "CV-OK", "households": 30, "microgrid": A}, box(x + 0.3 * D, y + 1.5 * D)),
-            feature({"code": "CV-TWICE", "households": 30, "units": 2, "microgrid": f"{A}#u1-1=20;{B}#u2-2=20"},
-                    box(x + 0.5 * D, y + 0.5 * D)),  # fmt: skip
+            feature(
+                {"code": "CV-TWICE", "households": 30, "units": 2, "microgrid": f"{A}#u1-1=20;{B}#u2-2=20"},
+                box(x + 0.5 * D, y + 0.5 * D),
+            ),  # fmt: skip
             feature({"code": "CV-SPLIT", "households": 0, "microgrid": A}, box(x + D, y + 0.2 * D)),
             feature({"code": "CV-UNASSIGNED", "households": 35}, box(x + 1.5 * D, y + 0.5 * D)),
             feature({"code": "CV-SHED", "households": 0}, box(x + 1.5 * D, y + 1.1 * D, 0.00005)),

@@ -42,8 +42,12 @@ def prepare(url: str) -> dict:
 
 def microgrid_codes(url: str, prefix: str = COMMUNITY) -> set[str]:
     with psycopg.connect(url) as conn:
-        return {c for (c,) in conn.execute(
-            "SELECT code FROM area WHERE level = 'microgrid' AND valid_to IS NULL AND code LIKE %s", (prefix + "%",))}
+        return {
+            c
+            for (c,) in conn.execute(
+                "SELECT code FROM area WHERE level = 'microgrid' AND valid_to IS NULL AND code LIKE %s", (prefix + "%",)
+            )
+        }
 
 
 def collections(page: str) -> list[dict]:

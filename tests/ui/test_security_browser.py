@@ -50,7 +50,7 @@ def site(planner_api):
     named NAME, so are one of A's buildings, a new worker of A and the street-light category; a dispatcher
     ``desk`` and an admin exist, and a street-light case in A says NAME. Returns a dict of what the tests use."""
     base, url, target = planner_api
-    secret = Settings().secret_key.get_secret_value()
+    secret = Settings().security.secret_key.get_secret_value()
     with psycopg.connect(url, autocommit=True) as conn:
         accounts.add_user(conn, cli_principal(), "desk", PASSWORD, "dispatcher", [])
         accounts.add_user(conn, cli_principal(), "boss", PASSWORD, "admin", [])

@@ -124,8 +124,12 @@ def render(conn: psycopg.Connection, kind: str, area: str, options: MapOptions =
             " draw a community, or use the vector tiles (/tiles/microgrids/{z}/{x}/{y}.mvt)", "area")  # fmt: skip
     scope = next(a for a in areas if a.code == area)
     builder = _Builder(options, scope)
-    colourings = {"density": ["households", "per_km2"], "incidents": ["incidents"], "unassigned": ["households"],
-                  "overview": ["households", "per_km2"] + (["incidents"] if options.incidents else [])}[kind]
+    colourings = {
+        "density": ["households", "per_km2"],
+        "incidents": ["incidents"],
+        "unassigned": ["households"],
+        "overview": ["households", "per_km2"] + (["incidents"] if options.incidents else []),
+    }[kind]
     if microgrids:
         builder.microgrids(microgrids, colourings, detailed=kind == "overview")
     if kind in ("incidents", "overview") and options.incidents:
