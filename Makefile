@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system lint clean-db vendor fixtures bench bench-quick bench-tools bench-lookup bench-maps
+.PHONY: run test setup system lint format clean-db vendor fixtures bench bench-quick bench-tools bench-lookup bench-maps
 
 setup: system $(STAMP)
 
@@ -27,6 +27,7 @@ run: setup
 # also when tests fail; set GRIDMAP_TEST_DATABASE_URL to use a server of your own instead.
 test: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 # The megacity benchmark (bench/README.md): generates the city, loads it into a fresh embedded PostGIS
@@ -51,6 +52,12 @@ bench-maps: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Apply the formatter and the fixable lint rules.
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # Stop the embedded database and delete it (the demo city is loaded again on the next `make run`).
 clean-db: setup

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-import psycopg
 from fastapi import Depends, Header, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -15,15 +16,20 @@ from starlette.concurrency import run_in_threadpool
 from api.sessions import credentials
 from gridmap.access.rules import ANONYMOUS, Principal, require
 from gridmap.db.connect import pooled
+from gridmap.db.idempotency import once
+from gridmap.db.types import Connection
 from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.routing import Policy
 from gridmap.lookup.service import LookupService
 from gridmap.partition.algorithm import Band
+from gridmap.points import check_crs, parse_at
 from gridmap.settings import Settings
 
+MAX_OFFSET = 10_000_000
 
-def _connection(request: Request) -> Iterator[psycopg.Connection]:
+
+def _connection(request: Request) -> Iterator[Connection]:
     with pooled(request.app.state.pool) as conn:
         yield conn
 
@@ -82,7 +88,7 @@ async def _lookups(request: Request) -> LookupService:
     return request.app.state.lookups
 
 
-Conn = Annotated[psycopg.Connection, Depends(_connection)]
+Conn = Annotated[Connection, Depends(_connection)]
 Lookups = Annotated[LookupService, Depends(_lookups)]
 RawBody = Annotated[bytes, Depends(_raw_body)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -175,3 +181,82 @@ async def _band(
 
 
 BandDep = Annotated[Band, Depends(_band)]
+
+
+def _dependency(convert: Callable[..., Any], *params: inspect.Parameter) -> Callable[..., Any]:
+    """A dependency taking exactly ``params`` (so the OpenAPI document and the validation errors name
+    them as if the route declared them) and answering ``convert(**values)``."""
+
+    async def dependency(**values: Any) -> Any:
+        return convert(**values)
+
+    dependency.__signature__ = inspect.Signature(list(params))
+    return dependency
+
+
+def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def crs_query(description: str) -> Any:
+    """The ``crs`` query parameter (default wgs84; ``description`` says what it applies to), checked once:
+    the route gets the CRS name in lower case, and an unknown CRS is 422 naming the accepted ones."""
+    crs = _param("crs", Annotated[str, Query(description=description)], "wgs84")
+    return Annotated[str, Depends(_dependency(check_crs, crs))]
+
+
+def instant_query(name: str, description: str | None = None, alias: str | None = None) -> Any:
+    """An optional query parameter holding an ISO-8601 date or date-time, read in GRIDMAP_TIMEZONE when it
+    has no offset: the route gets the instant, or None when it is absent (meaning now or no bound); a bad
+    value is 422 naming the parameter (``alias`` when given: ``from``)."""
+    text = _param(name, Annotated[str | None, Query(alias=alias, description=description)], None)
+    settings = _param("settings", SettingsDep)
+
+    def convert(settings: Settings, **values: str | None) -> datetime | None:
+        return parse_at(values[name], settings.timezone, alias or name)
+
+    return Annotated[datetime | None, Depends(_dependency(convert, text, settings))]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """One page of a list: ``limit`` items after skipping ``offset``."""
+
+    limit: int
+    offset: int
+
+
+def paging_query(
+    default: int, maximum: int, limit_description: str | None = None, offset_description: str | None = None
+) -> Any:
+    """The ``limit`` (1…``maximum``, default ``default``) and ``offset`` (0…MAX_OFFSET) query parameters."""
+    limit = _param("limit", Annotated[int, Query(ge=1, le=maximum, description=limit_description)], default)
+    offset = _param("offset", Annotated[int, Query(ge=0, le=MAX_OFFSET, description=offset_description)], 0)
+    return Annotated[Paging, Depends(_dependency(Paging, limit, offset))]
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A create made retry-safe by the request's ``Idempotency-Key`` (``key``, None without one)."""
+
+    conn: Connection
+    who: Principal
+    key: str | None
+
+    def run(self, create: Callable[[], tuple[int, dict]], *asked: object) -> tuple[int, dict, bool]:
+        """``create`` (returning status and body) run once per caller and key; ``asked`` (operation, body,
+        options) tells a key reused for a different request. Returns status, body and whether the answer
+        is a replay of the first one."""
+        return once(self.conn, self.who, self.key, create, *asked)
+
+
+def idempotency_key(description: str) -> Any:
+    """The ``Idempotency-Key`` header (``description`` says what it guards) of the caller's create."""
+    conn = _param("conn", Conn)
+    who = _param("who", Who)
+    key = _param("idempotency_key", Annotated[str | None, Header(description=description)], None)
+
+    def bind(conn: Connection, who: Principal, idempotency_key: str | None) -> Idempotency:
+        return Idempotency(conn, who, idempotency_key)
+
+    return Annotated[Idempotency, Depends(_dependency(bind, conn, who, key))]

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gridmap.db.errors import TRANSLATED, translate
 from gridmap.errors import (
     Busy,
     DatabaseUnavailable,
@@ -17,6 +17,7 @@ from gridmap.errors import (
     InvalidInput,
     NotFound,
     PreconditionRequired,
+    QueryTimeout,
     RateLimited,
     RetryLater,
     StateConflict,
@@ -38,6 +39,7 @@ STATUS: dict[type[GridmapError], int] = {
     PreconditionRequired: 428,
     RateLimited: 429,
     DatabaseUnavailable: 503,
+    QueryTimeout: 503,
     Busy: 503,
     UnsafeDatabase: 503,
 }
@@ -108,22 +110,16 @@ def install(app: FastAPI) -> None:
             field = "body"
         return _respond(request, error_body("invalid_input", f"{field}: {message}" if field else message, field), 422)
 
-    @app.exception_handler(psycopg.errors.QueryCanceled)
-    async def too_slow(request: Request, exc: psycopg.errors.QueryCanceled) -> Response:
-        message = "the query took longer than the statement timeout; ask for less (a smaller batch or area)"
-        return _respond(request, error_body("timeout", message), 503, {"Retry-After": RETRY_AFTER_S})
+    async def database_error(request: Request, exc: Exception) -> Response:
+        # The core says which domain error a database exception stands for (a query past the statement
+        # timeout, a value the database cannot hold, a lost connection); the others are internal errors.
+        error = translate(exc)
+        if error is None:
+            return await server_error(request, exc)
+        return await domain_error(request, error)
 
-    @app.exception_handler(psycopg.DataError)
-    async def unstorable_value(request: Request, exc: psycopg.DataError) -> Response:
-        # A backstop behind the input rules: a value the database cannot hold (a number out of its range,
-        # text it refuses) is the caller's input, so a 422 and a rolled-back transaction, never a 500.
-        detail = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
-        return _respond(request, error_body("invalid_input", f"a value cannot be stored: {detail}"), 422)
-
-    @app.exception_handler(psycopg.OperationalError)
-    async def database_down(request: Request, exc: psycopg.OperationalError) -> Response:
-        message = "the database connection failed; retry shortly"
-        return _respond(request, error_body(DatabaseUnavailable.code, message), 503, {"Retry-After": RETRY_AFTER_S})
+    for database_exception in TRANSLATED:
+        app.add_exception_handler(database_exception, database_error)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception) -> Response:

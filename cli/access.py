@@ -7,22 +7,20 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.errors import console, reported
 from gridmap.access import accounts, audit
-from gridmap.access.rules import ROLES, cli_principal
+from gridmap.access.rules import ACCOUNT_ROLES, cli_principal
 from gridmap.areas.hierarchy import resolve_area
 from gridmap.db.connect import connect, database_url
-from gridmap.errors import GridmapError
 from gridmap.points import parse_at
 from gridmap.settings import Settings
 
 user_app = typer.Typer(help="Users who log in: admins, planners, dispatchers, viewers.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys for other systems.", no_args_is_help=True)
-console = Console(stderr=True)
 out = Console()
 
 Scope = typer.Option(None, "--scope", help="Jurisdiction: a subdistrict or community code (repeatable)")
@@ -30,19 +28,14 @@ Scope = typer.Option(None, "--scope", help="Jurisdiction: a subdistrict or commu
 
 def _run(action):
     settings = Settings()
-    try:
-        with connect(database_url(settings)) as conn:
-            return action(conn, settings)
-    except (GridmapError, psycopg.Error) as exc:
-        hint = " (is the schema current? run `gridmap db migrate`)" if isinstance(exc, psycopg.Error) else ""
-        console.print(f"[bold red]error:[/] {exc}{hint}")
-        raise typer.Exit(1) from None
+    with reported(), connect(database_url(settings)) as conn:
+        return action(conn, settings)
 
 
 @user_app.command("add")
 def user_add(
     name: str,
-    role: str = typer.Option(..., help=", ".join(ROLES)),
+    role: str = typer.Option(..., help=", ".join(ACCOUNT_ROLES)),
     scope: list[str] = Scope,
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:
@@ -75,7 +68,7 @@ def user_disable(name: str) -> None:
 @key_app.command("add")
 def key_add(
     name: str,
-    role: str = typer.Option(..., help=", ".join(ROLES)),
+    role: str = typer.Option(..., help=", ".join(ACCOUNT_ROLES)),
     scope: list[str] = Scope,
 ) -> None:
     """Create an API key and print its token (shown only now; send it as Authorization: Bearer)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -14,12 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.access import audit_cmd, key_app, user_app
+from cli.errors import EXIT_NOT_RUNNING, EXIT_OK, EXIT_PROBLEMS, console, fail, reported
 from cli.maps import check_cmd, map_cmd
 from gridmap.areas.levels import LEVELS
 from gridmap.db.connect import connect, database_url
 from gridmap.db.embedded import EmbeddedCluster
 from gridmap.db.migrate import migrate as apply_migrations
-from gridmap.errors import GridmapError
 from gridmap.io.report import ImportReport
 from gridmap.settings import Settings
 
@@ -31,21 +30,7 @@ app.add_typer(key_app, name="key")
 app.command("audit")(audit_cmd)
 app.command("check")(check_cmd)
 app.command("map")(map_cmd)
-console = Console(stderr=True)
 out = Console()
-
-
-def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _errors():
-    try:
-        yield
-    except GridmapError as exc:
-        _fail(str(exc))
 
 
 def _cluster(settings: Settings) -> EmbeddedCluster:
@@ -67,7 +52,7 @@ def _progress() -> Progress:
 def db_start() -> None:
     """Start the embedded PostGIS under GRIDMAP_DATA_DIR/pg (initdb on first use) and print its URL."""
     settings = Settings()
-    with _errors():
+    with reported():
         status = _cluster(settings).start()
     out.print(status.url())
 
@@ -75,7 +60,7 @@ def db_start() -> None:
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostGIS."""
-    with _errors():
+    with reported():
         stopped = _cluster(Settings()).stop()
     console.print("stopped" if stopped else "not running")
 
@@ -84,7 +69,7 @@ def db_stop() -> None:
 def db_status() -> None:
     """Say whether the embedded PostGIS exists and runs, and where."""
     settings = Settings()
-    with _errors():
+    with reported():
         status = _cluster(settings).status()
     if settings.database.database_url:
         out.print(f"GRIDMAP_DATABASE_URL is set; the embedded cluster is not used ({settings.database.database_url})")
@@ -92,13 +77,13 @@ def db_status() -> None:
         out.print(f"no embedded cluster yet under {settings.embedded_dir}")
     else:
         out.print(f"running at {status.url()}" if status.running else "initialised, not running")
-    raise typer.Exit(0 if status.running or settings.database.database_url else 3)
+    raise typer.Exit(EXIT_OK if status.running or settings.database.database_url else EXIT_NOT_RUNNING)
 
 
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply pending schema migrations."""
-    with _errors():
+    with reported():
         applied = apply_migrations(database_url(Settings()))
     console.print(f"applied {', '.join(applied)}" if applied else "schema is up to date")
 
@@ -144,17 +129,17 @@ def import_cmd(
     from gridmap.io.read import read_table
 
     settings = Settings()
-    with _errors():
+    with reported():
         if level == "incidents":
             _import_incidents(settings, read_table(file, crs), commit, as_json)
         if level not in LEVELS:
-            _fail(f"unknown level {level!r}; use one of {', '.join(LEVELS)} or incidents", 2)
+            fail(f"unknown level {level!r}; use one of {', '.join(LEVELS)} or incidents")
         frame = read_table(file, crs)
         with connect(database_url(settings)) as conn, _progress() as bar:
             task = bar.add_task(f"{level} ({'commit' if commit else 'dry run'})", total=len(frame))
             report = import_frame(conn, level, frame, commit=commit, progress=lambda n: bar.advance(task, n))
     _print_report(report, as_json)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 
 def _import_incidents(settings: Settings, frame, commit: bool, as_json: bool) -> None:
@@ -170,7 +155,7 @@ def _import_incidents(settings: Settings, frame, commit: bool, as_json: bool) ->
     _print_report(report, as_json)
     if not as_json:
         out.print("routed: " + ", ".join(f"{k} {v}" for k, v in sorted(routed.items())))
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 
 @app.command("escalate")
@@ -183,7 +168,7 @@ def escalate_cmd(as_json: bool = typer.Option(False, "--json", help="Print what 
     from gridmap.incidents.escalation import escalate_overdue
 
     settings = Settings()
-    with _errors(), connect(database_url(settings)) as conn:
+    with reported(), connect(database_url(settings)) as conn:
         done = escalate_overdue(conn, calendar_from_settings(settings), datetime.now(UTC))
     if as_json:
         out.print_json(json.dumps(done))
@@ -214,7 +199,7 @@ def partition_cmd(
 
     params = Params(min_households, max_households, seed, tries, cell_size)
     who = cli_principal()
-    with _errors(), connect(database_url(Settings())) as conn:
+    with reported(), connect(database_url(Settings())) as conn:
         with _progress() as bar:
             task = bar.add_task(f"partition {area}", total=None)
             draft = propose(conn, who, area, params, on_grid=lambda done, total: bar.update(task, completed=done,
@@ -265,7 +250,7 @@ def export_cmd(
     """Export the current rows of one level in the columns import reads."""
     from gridmap.io.export import export_file
 
-    with _errors(), connect(database_url(Settings())) as conn:
+    with reported(), connect(database_url(Settings())) as conn:
         n = export_file(conn, level, file, crs)
     console.print(f"wrote {n} {level} to {file}")
 
@@ -309,18 +294,18 @@ def locate(
     out_file: Path | None = typer.Option(None, "--out", help="CSV to write (with --file)"),
     as_json: bool = typer.Option(False, "--json", help="Print the record as JSON (single point)"),
 ) -> None:
-    """Who owns a point: micro-grid, grid, community, subdistrict, party cell, people. Exit 1 on bad input."""
+    """Who owns a point: micro-grid, grid, community, subdistrict, party cell, people (exit codes: cli.errors)."""
     from gridmap.io.locate import locate_file
     from gridmap.lookup import LookupOptions, lookup
     from gridmap.points import check_crs, parse_at, point_to_wgs84
 
     settings = Settings()
-    with _errors():
+    with reported():
         crs = check_crs(crs)
         options = LookupOptions(parse_at(at, settings.timezone), layer, unit, floor, settings.lookup.nearest_m)
         if file is not None:
             if out_file is None or lon is not None:
-                _fail("give --file with --out, and no LON LAT", 2)
+                fail("give --file with --out, and no LON LAT")
             with connect(database_url(settings)) as conn, _progress() as bar:
                 task = bar.add_task("locate", total=None)
                 counts = locate_file(
@@ -332,7 +317,7 @@ def locate(
             )
             return
         if lon is None or lat is None:
-            _fail("give LON LAT, or --file points.csv --out owners.csv", 2)
+            fail("give LON LAT, or --file points.csv --out owners.csv")
         point = point_to_wgs84(lon, lat, crs)
         with connect(database_url(settings)) as conn:
             result = lookup(conn, [point], options)[0]
@@ -365,7 +350,7 @@ def _load_demo(settings: Settings, only_if_empty: bool) -> None:
 @app.command("load-demo")
 def load_demo_cmd() -> None:
     """Load the Minzhi demo city (idempotent: a second load changes nothing)."""
-    with _errors():
+    with reported():
         apply_migrations(database_url(Settings()))
         _load_demo(Settings(), only_if_empty=False)
 
@@ -382,7 +367,7 @@ def serve(
     from api.app import UVICORN_OPTIONS, create_app
 
     settings = Settings()
-    with _errors():
+    with reported():
         url = database_url(settings)
     host, port = host or settings.host, port or settings.port
     console.print(f"gridmap on http://{host}:{port}/  (API docs: /docs, health: /health)")
@@ -409,7 +394,7 @@ def run() -> None:
     settings = Settings()
     cluster = None
     try:
-        with _errors():
+        with reported():
             if not settings.database.database_url:
                 cluster = _cluster(settings)
                 was_running = cluster.status().running

@@ -10,16 +10,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.errors import EXIT_OK, EXIT_PROBLEMS, console, reported
 from gridmap.db.connect import connect, database_url
-from gridmap.errors import GridmapError
 from gridmap.partition.algorithm import Band
 from gridmap.partition.coverage import PROBLEMS, CoverageReport, Tolerances, check, to_geojson
 from gridmap.points import parse_at
 from gridmap.publish.maps.render import MapOptions, render
 from gridmap.settings import Settings
 
-console = Console(stderr=True)
 out = Console()
+
+
+class AssetMode(StrEnum):
+    inline = "inline"
+    link = "link"
 
 
 class CheckFormat(StrEnum):
@@ -47,14 +51,11 @@ def check_cmd(
         band = Band(min_households, max_households)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    try:
+    with reported():
         tolerances = Tolerances(gap_m2=gap_m2, overlap_m2=gap_m2)
         with connect(database_url(Settings())) as conn:
             with console.status("checking coverage…"):
                 report = check(conn, community, band, tolerances)
-    except GridmapError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
     if fmt is CheckFormat.geojson:
         out.print_json(json.dumps(to_geojson(report), ensure_ascii=False))
     elif fmt is CheckFormat.json:
@@ -63,7 +64,7 @@ def check_cmd(
         out.print_json(json.dumps({"summary": report.summary(), "findings": findings}, ensure_ascii=False))
     else:
         _print_table(report, limit)
-    raise typer.Exit(1 if report.errors else 0)
+    raise typer.Exit(EXIT_PROBLEMS if report.errors else EXIT_OK)
 
 
 def _print_table(report: CoverageReport, limit: int) -> None:
@@ -93,24 +94,22 @@ def map_cmd(
     since: str = typer.Option(None, help="Incidents received from this date/time (ISO-8601)"),
     until: str = typer.Option(None, help="…and before this one"),
     category: str = typer.Option(None, help="Incidents of one category"),
-    assets: str = typer.Option(
-        "inline", help="inline (a file that opens anywhere, offline) or link (/static/vendor/… on a gridmap server)"
+    assets: AssetMode = typer.Option(
+        AssetMode.inline,
+        help="inline (a file that opens anywhere, offline) or link (/static/vendor/… on a gridmap server)",
     ),  # fmt: skip
 ) -> None:
     """Render a map to an HTML file that needs no internet: micro-grids by households or households per
     km², incidents with a heat layer, coverage problems, or an overview with all of them as layers."""
     settings = Settings()
-    try:
+    with reported():
         options = MapOptions(
             since=parse_at(since, settings.timezone, "since"), until=parse_at(until, settings.timezone, "until"),
-            category=category, assets=assets, tiles_url=settings.maps.map_tiles_url,
+            category=category, assets=assets.value, tiles_url=settings.maps.map_tiles_url,
             tiles_attribution=settings.maps.map_tiles_attribution, tiles_crs=settings.maps.map_tiles_crs,
             max_features=settings.maps.map_max_features,
         )  # fmt: skip
         with connect(database_url(settings)) as conn, console.status(f"rendering the {kind} map of {area}…"):
             page = render(conn, kind, area, options)
-    except (GridmapError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(2) from None
     out_file.write_text(page.html, encoding="utf-8")
     console.print(f"wrote {out_file}: {page.features:,} shapes, {page.bytes / 1e6:.2f} MB, {page.seconds:.1f} s")

@@ -16,8 +16,9 @@ The core, in rooms by domain (each package's docstring says what it owns and wha
 
 The kernel every room may use sits at the top: ``errors``, ``settings``, ``fields`` (cell and value
 validation), ``points`` (coordinates and instants callers give), ``coords`` (WGS-84/GCJ-02/BD-09),
-``text``, ``concurrency``, ``geojson`` and ``paging``. The core never imports ``api`` or ``cli``, and it
-knows no web framework.
+``text`` (the one rule for user text), ``concurrency`` (If-Match versions) and ``geojson`` (the one
+Feature writer). The kernel imports no room. The core never imports ``api`` or ``cli``, and it knows no
+web framework: it takes the caller (``access.rules.Principal``) and returns what that caller may see.
 """
 
 __version__ = "0.1.0"

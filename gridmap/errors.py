@@ -21,6 +21,12 @@ class DatabaseUnavailable(GridmapError):
     code = "database_unavailable"
 
 
+class QueryTimeout(GridmapError):
+    """A query ran past the statement timeout; asking for less (a smaller batch or area) may succeed."""
+
+    code = "timeout"
+
+
 class InvalidInput(GridmapError):
     """Input that breaks a rule; ``field`` names the offending part when known."""
 

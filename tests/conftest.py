@@ -30,8 +30,33 @@ from tests.support.helpers import create_database, drop_database, with_database
 # Tests run as development (the built-in secret key is allowed); test_hardening checks production refuses it.
 os.environ.setdefault("GRIDMAP_ENV", "development")
 
-EMPTY_TEMPLATE = "gm_template_empty"
-DEMO_TEMPLATE = "gm_template_demo"
+# Template names carry this session's process id: sessions sharing one server (GRIDMAP_TEST_DATABASE_URL) would
+# otherwise drop and rebuild each other's templates mid-copy ("source database … is being accessed by other users").
+SESSION_TAG = f"p{os.getpid()}"
+EMPTY_TEMPLATE = f"gm_template_empty_{SESSION_TAG}"
+DEMO_TEMPLATE = f"gm_template_demo_{SESSION_TAG}"
+HANDMADE_TEMPLATE = f"gm_template_handmade_{SESSION_TAG}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _drop_stale_templates(server_url: str) -> None:
+    """Drop the per-session databases (``gm_…_p<pid>``) of sessions on this machine that were killed before their
+    teardown."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'gm\\_%\\_p%'")]
+    for name in names:
+        tag = name.rsplit("_", 1)[-1]
+        if tag.startswith("p") and tag[1:].isdigit() and tag != SESSION_TAG and not _pid_alive(int(tag[1:])):
+            drop_database(server_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +64,11 @@ def server_url() -> Iterator[str]:
     """URL of the maintenance database of a PostgreSQL server with PostGIS."""
     given = os.environ.get("GRIDMAP_TEST_DATABASE_URL")
     if given:
-        yield with_database(given, "postgres")
+        url = with_database(given, "postgres")
+        _drop_stale_templates(url)
+        yield url
+        for name in (HANDMADE_TEMPLATE, DEMO_TEMPLATE, EMPTY_TEMPLATE):
+            drop_database(url, name)
         return
     cluster = EmbeddedCluster(Path(tempfile.mkdtemp(prefix="gridmap-test-")) / "pg")
     status = cluster.start()
@@ -104,20 +133,13 @@ def handmade_template(server_url: str, empty_template: str, tmp_path_factory) ->
     """Name of a migrated database holding the hand-made lookup city (tests/support/handmade.py)."""
     from tests.support.handmade import load_handmade
 
-    name = "gm_template_handmade"
-    load_handmade(create_database(server_url, name, empty_template), tmp_path_factory.mktemp("handmade"))
-    return name
+    load_handmade(create_database(server_url, HANDMADE_TEMPLATE, empty_template), tmp_path_factory.mktemp("handmade"))
+    return HANDMADE_TEMPLATE
 
 
 @pytest.fixture(scope="module")
 def handmade_db(server_url: str, handmade_template: str) -> Iterator[str]:
     """URL of a hand-made-city copy shared by one module's read-only tests."""
-    yield from _copy(server_url, handmade_template)
-
-
-@pytest.fixture
-def handmade_db_writable(server_url: str, handmade_template: str) -> Iterator[str]:
-    """URL of a fresh hand-made-city copy for one test that writes."""
     yield from _copy(server_url, handmade_template)
 
 

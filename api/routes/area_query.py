@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
+from api.deps import Conn, SettingsDep, Who, crs_query, reject_unknown_query, require_reader
 from api.schemas.lookup import AreaQueryIn
 from gridmap.areas.geometry import polygon_from_geojson
 from gridmap.errors import InvalidInput
 from gridmap.lookup.area import circle, query_area
-from gridmap.points import check_crs
+
+Crs = crs_query("CRS of the polygon or centre: wgs84, gcj02 or bd09.")
 
 router = APIRouter(
     prefix="/api/v1", tags=["lookup"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)]
@@ -25,14 +26,13 @@ def area(
     who: Who,
     settings: SettingsDep,
     body: AreaQueryIn,
-    crs: Annotated[str, Query(description="CRS of the polygon or centre: wgs84, gcj02 or bd09.")] = "wgs84",
+    crs: Crs,
     layer: Annotated[str, Query(description="Grid layer of the micro-grids.")] = "comprehensive",
 ) -> JSONResponse:
     """Give `geometry` (GeoJSON Polygon/MultiPolygon) or `lon`, `lat`, `radius_m`. Returns every
     current micro-grid, building and party cell it touches, household totals (`totals.households`
     sums the micro-grids, `totals.building_households` the buildings) and the people to call.
     Areas over GRIDMAP_AREA_QUERY_MAX_KM2 are refused with 422."""
-    crs = check_crs(crs)
     is_circle = body.lon is not None or body.lat is not None or body.radius_m is not None
     if (body.geometry is None) == (not is_circle):
         raise InvalidInput("give either geometry, or lon, lat and radius_m (not both)", "geometry")

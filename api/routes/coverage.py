@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import BandDep, Conn, reject_unknown_query, require_reader
+from api.deps import BandDep, Conn, crs_query, reject_unknown_query, require_reader
 from gridmap.partition.coverage import Tolerances, check, to_geojson
-from gridmap.points import check_crs
+
+Crs = crs_query("CRS of the output coordinates: wgs84, gcj02 or bd09.")
 
 router = APIRouter(
     prefix="/api/v1", tags=["coverage"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)]
@@ -20,8 +21,8 @@ router = APIRouter(
 def coverage(
     conn: Conn,
     band: BandDep,
+    crs: Crs,
     area: Annotated[str | None, Query(description="Code of a subdistrict, community or grid; none: the city.")] = None,
-    crs: Annotated[str, Query(description="CRS of the output coordinates: wgs84, gcj02 or bd09.")] = "wgs84",
     gap_m2: Annotated[float, Query(ge=0, le=1e6, description="Report gaps and overlaps above this (m²).")] = 1.0,
 ) -> JSONResponse:
     """A FeatureCollection with one Feature per finding: `problem` (gap, overlap, outside_parent,
@@ -29,6 +30,5 @@ def coverage(
     no_community, no_party_cell, no_people), `severity` (error breaks full coverage, warning is planners' work),
     `message`, `codes` and figures (`area_m2`, `households`). `summary` counts each problem;
     `summary.ok` is true when there is no error."""
-    crs = check_crs(crs)
     report = check(conn, area or None, band, Tolerances(gap_m2=gap_m2, overlap_m2=gap_m2))
     return JSONResponse(to_geojson(report, crs), media_type="application/geo+json")

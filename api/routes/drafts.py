@@ -8,7 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
-from api.deps import BandDep, Conn, IfMatch, RequestId, SettingsDep, Who, etag, permission, reject_unknown_query
+from api.deps import (
+    BandDep,
+    Conn,
+    IfMatch,
+    RequestId,
+    SettingsDep,
+    Who,
+    crs_query,
+    etag,
+    permission,
+    reject_unknown_query,
+)
 from api.schemas.drafts import (
     DraftCreate,
     DrawEdit,
@@ -24,7 +35,6 @@ from gridmap.areas.geometry import line_from_geojson, polygon_from_geojson
 from gridmap.partition.drafts import Params
 from gridmap.planner import drafts
 from gridmap.planner.edits import Editor
-from gridmap.points import check_crs
 from gridmap.settings import Settings
 
 router = APIRouter(
@@ -33,7 +43,7 @@ router = APIRouter(
     dependencies=[Depends(reject_unknown_query), permission("area.write")],
 )
 
-Crs = Annotated[str, Query(description="CRS of coordinates sent and returned: wgs84, gcj02 or bd09.")]
+Crs = crs_query("CRS of coordinates sent and returned: wgs84, gcj02 or bd09.")
 DraftId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Draft id.")]
 
 
@@ -43,10 +53,10 @@ def _answer(doc: dict, status: int = 200) -> JSONResponse:
 
 
 @router.post("/drafts", status_code=201, summary="Open a draft of a community")
-def create(conn: Conn, who: Who, band: BandDep, body: DraftCreate, crs: Crs = "wgs84") -> JSONResponse:
+def create(conn: Conn, who: Who, band: BandDep, body: DraftCreate, crs: Crs) -> JSONResponse:
     """An empty draft: nothing changes until it is saved. The answer is the draft (see GET)."""
     draft_id = drafts.open_draft(conn, who, body.area)
-    return _answer(drafts.document(conn, who, draft_id, check_crs(crs), band), 201)
+    return _answer(drafts.document(conn, who, draft_id, crs, band), 201)
 
 
 @router.get("/drafts", summary="Drafts of a community not saved yet")
@@ -56,11 +66,11 @@ def listing(conn: Conn, who: Who, area: Annotated[str, Query(max_length=18, desc
 
 
 @router.get("/drafts/{draft_id}", summary="A draft: tallies, grids, micro-grids, buildings")
-def read(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, crs: Crs = "wgs84") -> JSONResponse:
+def read(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, crs: Crs) -> JSONResponse:
     """The community with the draft's changes: `tallies` (micro-grids under, within and over the band),
     grids, micro-grids (households, `badge`, party cell, people, `changed`) and buildings (`holders`) as
     GeoJSON, the steps taken (`can_undo`, `can_redo`) and `revision` (also the ETag; send it as If-Match)."""
-    return _answer(drafts.document(conn, who, draft_id, check_crs(crs), band))
+    return _answer(drafts.document(conn, who, draft_id, crs, band))
 
 
 def _change(body, crs: str, settings: Settings):
@@ -91,33 +101,32 @@ def apply_edit(
     draft_id: DraftId,
     if_match: IfMatch,
     body: Annotated[Edit, Body(discriminator="op")],
-    crs: Crs = "wgs84",
+    crs: Crs,
 ) -> JSONResponse:
     """One edit, by `op`: **split** a micro-grid along a line; **merge** bordering micro-grids; **move**
     buildings (with their land) to a micro-grid; **reshape** an area (`give_way`: siblings lose what it
     takes); **draw** a specialised grid; **propose** a grid's micro-grids with the partitioner. Needs the
     draft's revision as If-Match (409 when another tab changed it). Answers the draft and `label`."""
-    crs = check_crs(crs)
     return _answer(drafts.edit(conn, who, draft_id, if_match, _change(body, crs, settings), crs, band))
 
 
 @router.post("/drafts/{draft_id}/undo", summary="Undo the last edit of a draft")
-def undo(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, if_match: IfMatch, crs: Crs = "wgs84"):
+def undo(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, if_match: IfMatch, crs: Crs):
     """Steps back one edit (redo brings it back until a new edit is made)."""
-    return _answer(drafts.step(conn, who, draft_id, if_match, False, check_crs(crs), band))
+    return _answer(drafts.step(conn, who, draft_id, if_match, False, crs, band))
 
 
 @router.post("/drafts/{draft_id}/redo", summary="Redo an undone edit of a draft")
-def redo(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, if_match: IfMatch, crs: Crs = "wgs84"):
+def redo(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, if_match: IfMatch, crs: Crs):
     """Applies the next undone edit again."""
-    return _answer(drafts.step(conn, who, draft_id, if_match, True, check_crs(crs), band))
+    return _answer(drafts.step(conn, who, draft_id, if_match, True, crs, band))
 
 
 @router.get("/drafts/{draft_id}/findings", summary="Coverage findings of a draft's changes")
-def findings(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, crs: Crs = "wgs84") -> JSONResponse:
+def findings(conn: Conn, who: Who, band: BandDep, draft_id: DraftId, crs: Crs) -> JSONResponse:
     """Coverage findings for the grids the draft changed, as in /api/v1/coverage, each with `blocking`
     (the save is refused) and `confirm` (the save must be confirmed: land left unassigned)."""
-    doc = drafts.findings(conn, who, draft_id, check_crs(crs), band)
+    doc = drafts.findings(conn, who, draft_id, crs, band)
     return JSONResponse(doc, media_type="application/geo+json", headers=etag(doc["revision"]))
 
 

@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import Conn, Now, SettingsDep, Who, permission, reject_unknown_query
+from api.deps import Conn, Now, Who, instant_query, permission, reject_unknown_query
 from gridmap.areas.hierarchy import resolve_area
 from gridmap.incidents.metrics import incident_metrics, to_csv, to_xlsx
-from gridmap.points import parse_at
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], dependencies=[Depends(reject_unknown_query)])
 
+From = instant_query("from_", "Received at or after (default 30 days ago).", alias="from")
+To = instant_query("to", "Received before (default now).")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -21,19 +22,18 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def report(
     conn: Conn,
     who: Who,
-    settings: SettingsDep,
     now: Now,
+    from_: From,
+    to: To,
     level: Annotated[Literal["microgrid", "grid", "community", "subdistrict"], Query()] = "community",
     area: Annotated[str | None, Query(description="Area id or code: only cases routed to it or below.")] = None,
-    from_: Annotated[str | None, Query(alias="from", description="Received at or after (default 30 days ago).")] = None,
-    to: Annotated[str | None, Query(description="Received before (default now).")] = None,
     format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
 ):
     """One row per area of `level` with cases received in [from, to), then a TOTAL row: received, closed,
     closure rate (办结率), on-time closure rate (按期结案率), median hours per stage, repeat rate,
     satisfaction, overdue open cases, unassigned."""
-    until = parse_at(to, settings.timezone, "to") or now
-    since = parse_at(from_, settings.timezone, "from") or until - timedelta(days=30)
+    until = to or now
+    since = from_ or until - timedelta(days=30)
     rows = incident_metrics(conn, who, level, resolve_area(conn, area, field="area"), since, until, now)
     name = f"incidents-{level}-{since:%Y%m%d}-{until:%Y%m%d}"
     if format == "csv":

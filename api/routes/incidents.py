@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.deps import (
@@ -18,29 +18,38 @@ from api.deps import (
     RequestId,
     SettingsDep,
     Who,
+    crs_query,
     etag,
+    idempotency_key,
+    instant_query,
+    paging_query,
     permission,
     reject_unknown_query,
     written,
 )
+from api.links import photo_href, with_photo_links
 from api.schemas.incidents import CategoryPut, IncidentAction, IncidentCreate
 from gridmap.areas.hierarchy import resolve_area
-from gridmap.db.idempotency import fingerprint, run_once
 from gridmap.incidents.actions import ActionInput, act
 from gridmap.incidents.cases import Queue, get_incident, list_incidents, report_answer
 from gridmap.incidents.categories import list_categories, put_category, require_category
 from gridmap.incidents.intake import NewReport, intake
 from gridmap.incidents.photos import add_photo, photo_file
-from gridmap.points import check_crs, optional_point_to_wgs84, parse_at
+from gridmap.points import optional_point_to_wgs84
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"], dependencies=[Depends(reject_unknown_query)])
 
 IncidentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Crs = Annotated[str, Query(description="CRS of coordinates in and out: wgs84, gcj02 or bd09.")]
+Crs = crs_query("CRS of coordinates in and out: wgs84, gcj02 or bd09.")
+Since = instant_query("since", "Received at or after (ISO-8601).")
+Until = instant_query("until", "Received before (ISO-8601).")
+Paged = paging_query(50, 500)
+IdempotencyKey = idempotency_key("Retry-safe intake: the same key, one report.")
 
 
 def _case_response(doc: dict, status: int, replayed: bool = False) -> JSONResponse:
-    return JSONResponse(doc, status, headers=written(doc["version"], f"/api/v1/incidents/{doc['id']}", replayed))
+    headers = written(doc["version"], f"/api/v1/incidents/{doc['id']}", replayed)
+    return JSONResponse(with_photo_links(doc), status, headers=headers)
 
 
 def new_report(body: IncidentCreate, crs: str, channel: str | None = None) -> NewReport:
@@ -65,8 +74,8 @@ def create(
     policy: PolicyDep,
     now: Now,
     body: IncidentCreate,
-    crs: Crs = "wgs84",
-    idempotency_key: Annotated[str | None, Header(description="Retry-safe intake: the same key, one report.")] = None,
+    crs: Crs,
+    once: IdempotencyKey,
 ) -> JSONResponse:
     """A report located by `lon`/`lat` (in `crs`), a `building` code or `address` text. It is routed to its
     micro-grid, grid, community, subdistrict, party cell and people (201), or joins an open case of the
@@ -75,22 +84,18 @@ def create(
     `Idempotency-Key`, or an `external_id` already taken in on the same channel, a repeated request
     returns the first case (200) and creates nothing. Callers that may not read cases (intake keys) get
     an acknowledgement: the case id, state, version and who answers it, not its history."""
-    crs = check_crs(crs)
     report = new_report(body, crs)
 
     def run() -> tuple[int, dict]:
-        outcome = intake(conn, who, report, calendar, policy, now, request_id, lookups)
-        doc = report_answer(conn, who, outcome.incident_id, crs, now)
-        status = 200 if outcome.repeat or outcome.replayed else 201
-        return status, doc | {"repeat": outcome.repeat, "report_token": outcome.token}
-
-    if idempotency_key is None:
         # The answer is read in the write's transaction: a write never commits without its answer.
         with conn.transaction():
-            status, doc = run()
-        return _case_response(doc, status)
-    request = fingerprint("POST /incidents", body.model_dump(mode="json"), crs)
-    status, doc, replayed = run_once(conn, f"{who.kind}:{who.name}", idempotency_key, request, run)
+            outcome = intake(conn, who, report, calendar, policy, now, request_id, lookups)
+            doc = report_answer(conn, who, outcome.incident_id, crs, now)
+        status = 200 if outcome.repeat or outcome.replayed else 201
+        # Links added before the answer is stored for replays, so a replay shows them as the first answer did.
+        return status, with_photo_links(doc) | {"repeat": outcome.repeat, "report_token": outcome.token}
+
+    status, doc, replayed = once.run(run, "POST /incidents", body.model_dump(mode="json"), crs)
     return _case_response(doc, 200 if replayed else status, replayed)
 
 
@@ -98,8 +103,11 @@ def create(
 def queue(
     conn: Conn,
     who: Who,
-    settings: SettingsDep,
     now: Now,
+    since: Since,
+    until: Until,
+    crs: Crs,
+    paging: Paged,
     state: Annotated[str | None, Query(description="States, comma-separated: received,escalated")] = None,
     category: Annotated[str | None, Query(max_length=40)] = None,
     overdue: Annotated[bool | None, Query(description="Only overdue (true) or not overdue (false) open cases.")] = None,
@@ -108,27 +116,22 @@ def queue(
     ] = None,
     area: Annotated[str | None, Query(description="Area id or code: cases routed to it or below.")] = None,
     level: Annotated[str | None, Query(description="The level answering now.")] = None,
-    since: Annotated[str | None, Query(description="Received at or after (ISO-8601).")] = None,
-    until: Annotated[str | None, Query(description="Received before (ISO-8601).")] = None,
-    crs: Crs = "wgs84",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict:
     """Cases in your jurisdiction, most urgent first: open before closed, then by deadline."""
     q = Queue(
         state=tuple(s.strip() for s in state.split(",") if s.strip()) if state else (),
         category=category, overdue=overdue, flag=flag, area=resolve_area(conn, area, field="area"), level=level,
-        since=parse_at(since, settings.timezone, "since"), until=parse_at(until, settings.timezone, "until"),
+        since=since, until=until,
     )  # fmt: skip
-    return list_incidents(conn, who, q, check_crs(crs), now, limit, offset)
+    return list_incidents(conn, who, q, crs, now, paging.limit, paging.offset)
 
 
 @router.get("/incidents/{incident_id}", summary="One incident", dependencies=[permission("incident.read")])
-def incident(conn: Conn, who: Who, now: Now, incident_id: IncidentId, crs: Crs = "wgs84") -> JSONResponse:
+def incident(conn: Conn, who: Who, now: Now, incident_id: IncidentId, crs: Crs) -> JSONResponse:
     """The case, its owners as routed (area versions included), reports, history and photos; `ETag` is its
     version. Reporters' contacts are shown to staff only."""
-    doc = get_incident(conn, who, incident_id, check_crs(crs), now)
-    return JSONResponse(doc, headers=etag(doc["version"]))
+    doc = get_incident(conn, who, incident_id, crs, now)
+    return JSONResponse(with_photo_links(doc), headers=etag(doc["version"]))
 
 
 @router.post("/incidents/{incident_id}/actions", summary="Move an incident through the workflow")
@@ -142,18 +145,18 @@ def action(
     incident_id: IncidentId,
     body: IncidentAction,
     if_match: IfMatch,
-    crs: Crs = "wgs84",
+    crs: Crs,
 ) -> JSONResponse:
     """`dispatch`, `accept`, `reply` (note), `verify`, `close` (note), `rate` (satisfaction), `escalate`,
     `reopen` (note), `reject` (reason), `reroute` (optionally a new lon/lat or building), `reassign`
     (assignee), `split` (report). A transition the state does not allow is 409; a role that may not act
     is 403. `If-Match` is optional here: the state machine already refuses a second identical action."""
-    lon, lat = optional_point_to_wgs84(body.lon, body.lat, check_crs(crs))
+    lon, lat = optional_point_to_wgs84(body.lon, body.lat, crs)
     given = ActionInput(**body.model_dump(exclude={"lon", "lat"}), lon=lon, lat=lat)
     with conn.transaction():  # as for intake: the action commits only with its answer
         result = act(conn, who, incident_id, given, if_match, calendar, policy, now, request_id)
-        doc = get_incident(conn, who, incident_id, check_crs(crs), now)
-    return JSONResponse(doc | {"result": result}, headers=etag(doc["version"]))
+        doc = get_incident(conn, who, incident_id, crs, now)
+    return JSONResponse(with_photo_links(doc) | {"result": result}, headers=etag(doc["version"]))
 
 
 @router.post(
@@ -170,7 +173,8 @@ def upload(
     """Send the image bytes as the body (JPEG, PNG or WebP, checked by content, at most the configured
     size: 413 beyond it, 415 for anything that is not an image)."""
     photo = add_photo(conn, who, incident_id, data, settings.data_dir, settings.incidents.photo_max_bytes, now)
-    return JSONResponse(photo, 201, headers={"Location": photo["href"]})
+    href = photo_href(incident_id, photo["id"])
+    return JSONResponse(photo | {"href": href}, 201, headers={"Location": href})
 
 
 @router.get("/incidents/{incident_id}/photos/{photo_id}", summary="An uploaded photo",

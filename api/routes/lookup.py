@@ -9,18 +9,18 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Lookups, SettingsDep, Who, reject_unknown_query, require_reader
+from api.deps import Lookups, SettingsDep, Who, crs_query, instant_query, reject_unknown_query, require_reader
 from api.schemas.lookup import LayeredRecord, LookupRecord, PointIn
 from gridmap.errors import InvalidInput
 from gridmap.lookup import ALL_LAYERS, LookupOptions
-from gridmap.points import check_crs, parse_at, point_to_wgs84
+from gridmap.points import point_to_wgs84
 
 router = APIRouter(
     prefix="/api/v1", tags=["lookup"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)]
 )
 
-Crs = Annotated[str, Query(description="CRS of the input point(s): wgs84, gcj02 (AMap, WeChat) or bd09 (Baidu).")]
-At = Annotated[str | None, Query(description="ISO-8601 instant; answers with the areas valid then. Default now.")]
+Crs = crs_query("CRS of the input point(s): wgs84, gcj02 (AMap, WeChat) or bd09 (Baidu).")
+At = instant_query("at", "ISO-8601 instant; answers with the areas valid then. Default now.")
 Layer = Annotated[str, Query(description="Grid layer (多格合一); 'all' answers every layer.")]
 Unit = Annotated[int | None, Query(ge=1, le=200, description="Stairwell unit (单元) in a split building.")]
 Floor = Annotated[int | None, Query(ge=1, le=200, description="Floor in a building split by floor.")]
@@ -30,16 +30,14 @@ _EXAMPLE = {"application/json": {"example": {"match": "inside", "owner": {"level
 
 async def _lookup_query(
     settings: SettingsDep,
-    crs: Crs = "wgs84",
-    at: At = None,
+    crs: Crs,
+    at: At,
     layer: Layer = "comprehensive",
     unit: Unit = None,
     floor: Floor = None,
 ) -> tuple[str, LookupOptions]:
-    options = LookupOptions(
-        at=parse_at(at, settings.timezone), layer=layer, unit=unit, floor=floor, nearest_m=settings.lookup.nearest_m
-    )
-    return check_crs(crs), options
+    options = LookupOptions(at=at, layer=layer, unit=unit, floor=floor, nearest_m=settings.lookup.nearest_m)
+    return crs, options
 
 
 # The query parameters GET and POST share: (crs, options).
@@ -72,7 +70,7 @@ async def lookup_one(
 
     `match` is `inside`, `nearest` (within GRIDMAP_NEAREST_M, `distance_m` set) or `unassigned`
     (the enclosing grid/community/subdistrict is the fallback owner, `fallback: true`). On a shared
-    edge or corner the micro-grid with the lowest code wins. Without credentials phones are masked."""
+    edge or corner the micro-grid with the lowest code wins. Phones are shown only to callers allowed to see them."""
     crs, options = query
     wgs = point_to_wgs84(lon, lat, crs)
     # Answered in the event loop from the index; a point it cannot answer goes to SQL on a worker thread.

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import Conn, SettingsDep, Who, reject_unknown_query, require_reader
+from api.deps import Conn, SettingsDep, Who, paging_query, reject_unknown_query, require_reader
+from api.paging import page_links
 from gridmap.errors import InvalidInput
 from gridmap.publish import features
 
@@ -27,6 +27,8 @@ CONFORMANCE = [
 ]
 Format = Annotated[str | None, Query(description="Output format: json (the only one).")]
 CollectionId = Annotated[str, Path(description="subdistricts, communities, grids, microgrids, buildings, incidents")]
+Paged = paging_query(10, 10_000, f"Page size (cut to {features.MAX_LIMIT}).", "Features to skip.")
+TITLES = {"next": "Next page", "prev": "Previous page"}
 
 
 def _base(request: Request) -> str:
@@ -114,13 +116,12 @@ def items(
     request: Request,
     settings: SettingsDep,
     collection_id: CollectionId,
+    paging: Paged,
     bbox: Annotated[str | None, Query(description="west,south,east,north in CRS84.")] = None,
     datetime_: Annotated[
         str | None,
         Query(alias="datetime", description="An instant, or for incidents an interval a/b with .. for an open end."),
     ] = None,  # fmt: skip
-    limit: Annotated[int, Query(ge=1, le=10_000, description=f"Page size (cut to {features.MAX_LIMIT}).")] = 10,
-    offset: Annotated[int, Query(ge=0, le=10_000_000, description="Features to skip.")] = 0,
     f: Format = None,
 ) -> JSONResponse:
     """A page of features (`application/geo+json`) with `numberMatched`, `numberReturned` and `next`/`prev`
@@ -129,19 +130,16 @@ def items(
     c = features.collection(who, collection_id)
     box = features.parse_bbox(bbox)
     when = features.parse_when(datetime_, settings.timezone)
-    found, matched = features.items(conn, who, c, box, when, limit, offset)
-    page = min(limit, features.MAX_LIMIT)
-    url = f"{_base(request)}/collections/{c.id}/items"
+    found, matched = features.items(conn, who, c, box, when, paging.limit, paging.offset)
     query = {k: v for k, v in {"bbox": bbox, "datetime": datetime_}.items() if v}
 
-    def href(at: int) -> str:
-        return f"{url}?{urlencode(query | {'limit': page, 'offset': at})}"
+    def link(href: str, rel: str) -> dict:
+        return _link(href, rel, GEOJSON, TITLES.get(rel))
 
-    links = [_link(href(offset), "self", GEOJSON), _link(f"{_base(request)}/collections/{c.id}", "collection")]
-    if offset + len(found) < matched:
-        links.append(_link(href(offset + page), "next", GEOJSON, "Next page"))
-    if offset > 0:
-        links.append(_link(href(max(0, offset - page)), "prev", GEOJSON, "Previous page"))
+    base = f"{_base(request)}/collections/{c.id}"
+    page = min(paging.limit, features.MAX_LIMIT)
+    links = page_links(f"{base}/items", query, paging.offset, page, len(found), matched, link, limit_first=True)
+    links.insert(1, _link(base, "collection"))  # right after self
     body = {
         "type": "FeatureCollection",
         "features": found,

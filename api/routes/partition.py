@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from api.deps import Conn, RequestId, Who, permission, reject_unknown_query
+from api.deps import Conn, RequestId, Who, crs_query, permission, reject_unknown_query
 from api.schemas.partition import PartitionCreate
 from gridmap.partition.drafts import Params, apply_draft, get_draft, propose
-from gridmap.points import check_crs
 
 router = APIRouter(
     prefix="/api/v1",
@@ -19,28 +18,25 @@ router = APIRouter(
     dependencies=[Depends(reject_unknown_query), permission("area.write")],
 )
 
-Crs = Annotated[str, Query(description="CRS of the output coordinates: wgs84, gcj02 or bd09.")]
+Crs = crs_query("CRS of the output coordinates: wgs84, gcj02 or bd09.")
 DraftId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Draft id.")]
 
 
 @router.post("/partition", status_code=201, summary="Propose micro-grids for a grid, community or subdistrict")
-def create(conn: Conn, who: Who, body: PartitionCreate, crs: Crs = "wgs84") -> JSONResponse:
+def create(conn: Conn, who: Who, body: PartitionCreate, crs: Crs) -> JSONResponse:
     """Propose micro-grids of `min`–`max` households for every grid in `area` and keep the proposal as
     a draft. Nothing changes until the draft is applied. The answer holds the summary (share in the
     band, Polsby-Popper median, worst outliers with reasons), per-grid problems and party cells, and
     the micro-grids as GeoJSON."""
-    crs = check_crs(crs)
     params = Params(body.min, body.max, body.seed, body.tries, body.cell_size)
-    draft = propose(conn, who, body.area, params)
-    if crs != "wgs84":
-        draft = get_draft(conn, who, draft["id"], crs)
+    draft = propose(conn, who, body.area, params, crs=crs)
     return JSONResponse(draft, 201, headers={"Location": f"/api/v1/partition/{draft['id']}"})
 
 
 @router.get("/partition/{draft_id}", summary="A partition draft")
-def read(conn: Conn, who: Who, draft_id: DraftId, crs: Crs = "wgs84") -> dict:
+def read(conn: Conn, who: Who, draft_id: DraftId, crs: Crs) -> dict:
     """The draft as made (or as applied): summary, problems, party cells and micro-grids."""
-    return get_draft(conn, who, draft_id, check_crs(crs))
+    return get_draft(conn, who, draft_id, crs)
 
 
 @router.post("/partition/{draft_id}/apply", summary="Apply a partition draft")

@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gridmap.access import audit, throttle
-from gridmap.access.rules import ROLES, Principal
+from gridmap.access.rules import ACCOUNT_ROLES, Principal
 from gridmap.errors import InvalidInput, NotFound, Unauthenticated
 
 MIN_PASSWORD = 10
@@ -42,8 +42,8 @@ def _new_token(prefix: str) -> str:
 
 
 def _check_role(role: str) -> None:
-    if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}; got {role!r}", "role")
+    if role not in ACCOUNT_ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ACCOUNT_ROLES)}; got {role!r}", "role")
 
 
 def resolve_scope(conn: psycopg.Connection, role: str, codes: list[str]) -> list[int]:

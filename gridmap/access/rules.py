@@ -16,12 +16,12 @@ from gridmap.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 
 # worker: a grid worker (网格员) who accepts and answers cases; intake: a channel system (a WeChat
 # mini-program's back end, the 12345 hotline bridge) that may only report incidents.
-ROLES = ("admin", "planner", "dispatcher", "worker", "intake", "viewer")
+ACCOUNT_ROLES = ("admin", "planner", "dispatcher", "worker", "intake", "viewer")
 STAFF = frozenset({"admin", "dispatcher", "worker"})
 
 # permission → roles holding it. Anonymous callers hold none (lookups are opened by a setting instead).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "read": frozenset(ROLES) - {"intake"},
+    "read": frozenset(ACCOUNT_ROLES) - {"intake"},
     "area.write": frozenset({"admin", "planner"}),
     "building.write": frozenset({"admin", "planner"}),
     "area.set_code": frozenset({"admin"}),
@@ -29,12 +29,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "area.create_subdistrict": frozenset({"admin"}),
     "audit.read": frozenset({"admin"}),
     "incident.create": STAFF | {"intake"},
-    "incident.read": frozenset(ROLES) - {"intake"},
+    "incident.read": frozenset(ACCOUNT_ROLES) - {"intake"},
     "incident.contact": STAFF,  # reporters' names and phone numbers
     "incident.handle": STAFF,  # accept, reply, escalate
     "incident.dispatch": frozenset({"admin", "dispatcher"}),  # every other action
     "incident.configure": frozenset({"admin"}),  # categories and deadlines
-    "incident.report": frozenset(ROLES) - {"intake"},
+    "incident.report": frozenset(ACCOUNT_ROLES) - {"intake"},
 }
 
 

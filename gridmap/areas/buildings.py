@@ -5,18 +5,16 @@ A building is edited in place (its history is the audit log) under optimistic co
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
-from gridmap import fields
+from gridmap import fields, geojson
 from gridmap.access import audit
 from gridmap.access.rules import Principal, check_jurisdiction, in_jurisdiction, require
 from gridmap.concurrency import check_version
-from gridmap.coords import geometry_from_wgs84
 from gridmap.db.locks import lock_for_edit
 from gridmap.errors import InvalidInput, NotFound
 
@@ -56,8 +54,7 @@ def get_building(conn: psycopg.Connection, building_id: int, crs: str = "wgs84")
         raise NotFound(f"building {building_id} does not exist")
     names = _COLUMNS.split(", ")
     props = dict(zip(names, row[:10], strict=True)) | {"microgrids": row[11]}
-    geom = geometry_from_wgs84(shapely.from_wkb(row[10]), crs)
-    return {"type": "Feature", "id": row[0], "geometry": json.loads(shapely.to_geojson(geom)), "properties": props}
+    return geojson.feature(row[10], props, id=row[0], crs=crs)
 
 
 def _checked(values: BuildingFields) -> dict:

@@ -5,21 +5,18 @@ output coordinates (wgs84, gcj02 or bd09)."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-import shapely
 
-from gridmap import sql
-from gridmap.coords import geometry_from_wgs84
+from gridmap import geojson, sql
+from gridmap.areas.levels import AREA_LEVEL_ORDER
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.points import point_to_wgs84
 
 MAX_PAGE = 1000
-_LEVELS = ("subdistrict", "community", "grid", "microgrid")
 _CODE = re.compile(r"^[0-9]{9}([0-9]{3}){0,3}$")
 
 
@@ -53,8 +50,8 @@ def parse_bbox(text: str | None, crs: str) -> tuple[float, float, float, float] 
 
 def check_filter(f: AreaFilter) -> None:
     """Raise InvalidInput for an unknown level or a code that cannot be an area code prefix."""
-    if f.level is not None and f.level not in _LEVELS:
-        raise InvalidInput(f"level must be one of {', '.join(_LEVELS)}; got {f.level!r}", "level")
+    if f.level is not None and f.level not in AREA_LEVEL_ORDER:
+        raise InvalidInput(f"level must be one of {', '.join(AREA_LEVEL_ORDER)}; got {f.level!r}", "level")
     if f.code is not None and not re.fullmatch(r"[0-9]{1,18}", f.code):
         raise InvalidInput(f"code must be digits (a code or its prefix); got {f.code!r}", "code")
 
@@ -76,16 +73,6 @@ def _missing(what: str, at: datetime | None) -> NotFound:
     return NotFound(what + (f" at {at.isoformat()}" if at else ""))
 
 
-def _feature(properties: dict, wkb: bytes, crs: str) -> dict:
-    geom = geometry_from_wgs84(shapely.from_wkb(wkb), crs)
-    return {
-        "type": "Feature",
-        "id": properties["id"],
-        "geometry": json.loads(shapely.to_geojson(geom)),
-        "properties": properties,
-    }
-
-
 def _query(conn, at, crs, limit, offset, id_=None, f: AreaFilter = AreaFilter()) -> tuple[list[dict], int]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE}; got {limit}", "limit")
@@ -97,7 +84,7 @@ def _query(conn, at, crs, limit, offset, id_=None, f: AreaFilter = AreaFilter())
     }  # fmt: skip
     rows = conn.execute(sql.load("area_features"), params).fetchall()
     matched = rows[0][2] if rows else 0
-    return [_feature(props, wkb, crs) for props, wkb, _ in rows], matched
+    return geojson.from_rows(rows, crs), matched
 
 
 def get_area(conn: psycopg.Connection, area_id: int, at: datetime | None = None, crs: str = "wgs84") -> dict:
@@ -133,12 +120,9 @@ def list_areas(
     """One page of areas as a GeoJSON FeatureCollection with ``numberMatched``/``numberReturned``."""
     check_filter(f)
     features, matched = _query(conn, at, crs, limit, offset, f=f)
-    return {
-        "type": "FeatureCollection",
-        "numberMatched": matched if features or offset == 0 else None,
-        "numberReturned": len(features),
-        "features": features,
-    }
+    return geojson.collection(
+        features, numberMatched=matched if features or offset == 0 else None, numberReturned=len(features)
+    )
 
 
 def children(conn: psycopg.Connection, area_id: int, at=None, crs="wgs84", limit=100, offset=0) -> dict:
@@ -166,5 +150,20 @@ def versions(conn: psycopg.Connection, area_id: int, crs: str = "wgs84") -> dict
                  "valid_from": valid_from.isoformat(),
                  "valid_to": valid_to.isoformat() if valid_to else None}  # fmt: skip
         props |= {"by": actor, "action": action, "draft": (detail or {}).get("draft")}
-        features.append(_feature(props, wkb, crs))
-    return {"type": "FeatureCollection", "path": rows[0][11], "features": features}
+        features.append(geojson.feature(wkb, props, id=area_id, crs=crs))
+    return geojson.collection(features, path=rows[0][11])
+
+
+def versions_for(conn: psycopg.Connection, who, area_id: int, crs: str = "wgs84") -> dict:
+    """``versions`` as the caller ``who`` (an ``access.rules.Principal``) may see them, without ``path``:
+    who wrote each version and how (``by``, ``action``, ``draft``) only for auditors and for planners
+    whose jurisdiction holds the area."""
+    from gridmap.access.rules import in_jurisdiction
+
+    history = versions(conn, area_id, crs)
+    path = history.pop("path")
+    if not (who.can("audit.read") or (who.can("area.write") and in_jurisdiction(who, path))):
+        for feature in history["features"]:
+            for key in ("by", "action", "draft"):
+                feature["properties"].pop(key)
+    return history

@@ -1,22 +1,24 @@
-"""The levels of the hierarchy and the other things we store, with their file columns."""
+"""The levels of the hierarchy, the roles of the people on the ground, and the other things we store
+with their file columns: the one place that names them and says their order.
+
+A *level* is a rank of area: 街道 subdistrict → 社区 community → 网格 grid → 微网格 micro-grid (30–50
+households). A *person role* is what someone does on the ground (网格员, 楼栋长, …); it is not an account's
+role, which says what a login may do (``gridmap.access.rules.ACCOUNT_ROLES``)."""
 
 from __future__ import annotations
 
 import re
 
-# File/CLI name → stored area level (街镇 → 社区 → 网格 → 微网格).
+# Top down; an incident escalates up it (小事不出网格、大事不出社区), one level at a time.
+AREA_LEVEL_ORDER: tuple[str, ...] = ("subdistrict", "community", "grid", "microgrid")
+# File/CLI name → stored area level.
 AREA_LEVELS: dict[str, str] = {
     "subdistricts": "subdistrict",
     "communities": "community",
     "grids": "grid",
     "microgrids": "microgrid",
 }
-PARENT_LEVEL: dict[str, str | None] = {
-    "subdistrict": None,
-    "community": "subdistrict",
-    "grid": "community",
-    "microgrid": "grid",
-}
+PARENT_LEVEL: dict[str, str | None] = dict(zip(AREA_LEVEL_ORDER, (None, *AREA_LEVEL_ORDER[:-1]), strict=True))
 # DB11/T 2157-2023: 6-digit district (GB/T 2260) + 3 per level below it.
 CODE_DIGITS: dict[str, int] = {"subdistrict": 9, "community": 12, "grid": 15, "microgrid": 18}
 CODE_PATTERN: dict[str, re.Pattern] = {level: re.compile(rf"^[0-9]{{{n}}}$") for level, n in CODE_DIGITS.items()}
@@ -41,7 +43,17 @@ KINDS: dict[str, str] = {
     "专属": "specialised",
     "专属网格": "specialised",
 }
-ROLES: dict[str, str] = {
+# The people of an area, in the order they are called (sql/lookup_owners.sql sorts the same way), and the
+# level of the area each one serves.
+PERSON_ROLES: tuple[str, ...] = ("microgrid_worker", "building_chief", "cell_leader", "grid_worker")
+PERSON_LEVEL: dict[str, str] = {
+    "microgrid_worker": "microgrid",
+    "building_chief": "microgrid",
+    "cell_leader": "microgrid",
+    "grid_worker": "grid",
+}
+# Person role as a file may spell it → stored role.
+PERSON_ROLE_NAMES: dict[str, str] = {
     "grid_worker": "grid_worker",
     "网格员": "grid_worker",
     "microgrid_worker": "microgrid_worker",

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from typing import Protocol
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -14,6 +15,13 @@ from psycopg.types.json import Jsonb
 from gridmap.errors import InvalidInput
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+class Caller(Protocol):
+    """Who asks (an ``access.rules.Principal``): its keys are its own."""
+
+    kind: str
+    name: str
 
 
 def fingerprint(*parts: object) -> str:
@@ -49,3 +57,15 @@ def run_once(
             (status, Jsonb(body), principal, key),
         )
         return status, body, False
+
+
+def once(
+    conn: psycopg.Connection, who: Caller, key: str | None, create: Callable[[], tuple[int, dict]], *asked: object
+) -> tuple[int, dict, bool]:
+    """``create`` run for ``who`` under an optional Idempotency-Key: without one it just runs (no replay);
+    with one, as ``run_once`` does, keyed per caller, ``asked`` (what was asked: operation, body, options)
+    being fingerprinted. Returns status, body and whether the answer is a replay."""
+    if key is None:
+        status, body = create()
+        return status, body, False
+    return run_once(conn, f"{who.kind}:{who.name}", key, fingerprint(*asked), create)

@@ -11,6 +11,7 @@ from psycopg import sql as pgsql
 
 from gridmap import fields
 from gridmap.access.rules import Principal, require
+from gridmap.areas.levels import PERSON_LEVEL
 from gridmap.concurrency import check_version
 from gridmap.errors import InvalidInput, StateConflict
 from gridmap.incidents.calendar import Calendar
@@ -20,9 +21,6 @@ from gridmap.incidents.history import record_event
 from gridmap.incidents.intake import Location, NewReport, locate, open_case
 from gridmap.incidents.routing import Policy, check_within, route_point, save_route
 from gridmap.incidents.workflow import STAGE_OF_STATE, next_level, transition
-
-# Who is called first at each level (people of the answering area, from the stored route).
-_FIRST_CALLED = {"microgrid": ("microgrid_worker", "building_chief", "cell_leader"), "grid": ("grid_worker",)}
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def default_assignee(route: dict, level: str | None) -> str | None:
     """The first person to call at ``level`` from the stored route, e.g. "王芳 (microgrid_worker)"."""
     area = (route or {}).get(level or "") or {}
     for person in (route or {}).get("people") or []:
-        if person.get("role") in _FIRST_CALLED.get(level, ()) and person.get("area") in (area.get("code"), None):
+        if PERSON_LEVEL.get(person.get("role")) == level and person.get("area") in (area.get("code"), None):
             return f"{person['name']} ({person['role']})"
     return None
 

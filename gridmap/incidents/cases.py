@@ -88,7 +88,8 @@ def visible_case(conn: psycopg.Connection, who: Principal, incident_id: int, loc
 
 
 def get_incident(conn: psycopg.Connection, who: Principal, incident_id: int, crs: str, now: datetime) -> dict:
-    """One case with its reports (contacts for staff only), its event history and its photos."""
+    """One case with its reports (contacts for staff only), its event history and its photos (id, the
+    reporter's ``url`` or None for an upload, content type, bytes)."""
     doc = public(visible_case(conn, who, incident_id), who, crs, now)
     reports = conn.execute(
         "SELECT id, is_repeat, channel, description, reporter_name, reporter_phone, address, reported_at,"
@@ -105,9 +106,9 @@ def get_incident(conn: psycopg.Connection, who: Principal, incident_id: int, crs
     ]  # fmt: skip
     doc["report_list"] = _json_ready(doc["report_list"])
     doc["events"] = _json_ready(events(conn, incident_id))
+    # An uploaded photo (no ``url``) is served by the API, which adds its link.
     doc["photos"] = [
-        {"id": p[0], "url": p[1], "content_type": p[2], "bytes": p[3],
-         "href": None if p[1] else f"/api/v1/incidents/{incident_id}/photos/{p[0]}"}
+        {"id": p[0], "url": p[1], "content_type": p[2], "bytes": p[3]}
         for p in conn.execute(
             "SELECT id, url, content_type, bytes FROM incident_photo WHERE incident_id = %s ORDER BY id", (incident_id,)
         )

@@ -14,7 +14,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from gridmap.access.rules import Principal, jurisdiction_ids, require
 from gridmap.errors import InvalidInput
-from gridmap.incidents.workflow import CLOSED_STATES, LEVEL_ORDER, OPEN_STATES
+from gridmap.incidents.workflow import CLOSED_STATES, ESCALATION_ORDER, OPEN_STATES
 from gridmap.text import csv_cell, looks_like_formula, spreadsheet_text
 
 COLUMNS = (
@@ -79,8 +79,8 @@ def incident_metrics(
     the caller's jurisdiction), then a total row (``area_id`` None, code "TOTAL"). Cases with no area at that
     level (waiting for a location) count in the total only; rates are None when undefined."""
     require(who, "incident.report")
-    if level not in LEVEL_ORDER:
-        raise InvalidInput(f"level must be one of {', '.join(LEVEL_ORDER)}", "level")
+    if level not in ESCALATION_ORDER:
+        raise InvalidInput(f"level must be one of {', '.join(ESCALATION_ORDER)}", "level")
     if until <= since:
         raise InvalidInput("to must be later than from", "to")
     params = dict(level=level, since=since, until=until, area=area, jurisdiction=jurisdiction_ids(who), now=now,

@@ -37,7 +37,8 @@ def add_photo(
     now: datetime,
 ) -> dict:  # fmt: skip
     """Store an uploaded photo and link it to the case; the file is written before the row, so a row
-    always has its file (an orphan file from a failed insert is harmless and reused by content)."""
+    always has its file (an orphan file from a failed insert is harmless and reused by content). Returns
+    the photo's id, content type, size and digest."""
     require(who, "incident.create")
     if not data:
         raise InvalidInput("the photo is empty", "body")
@@ -64,8 +65,7 @@ def add_photo(
             " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
             (incident_id, str(relative), content_type, len(data), digest, now),
         ).fetchone()[0]
-    return {"id": photo_id, "content_type": content_type, "bytes": len(data), "sha256": digest,
-            "href": f"/api/v1/incidents/{incident_id}/photos/{photo_id}"}  # fmt: skip
+    return {"id": photo_id, "content_type": content_type, "bytes": len(data), "sha256": digest}
 
 
 def photo_file(conn: psycopg.Connection, who: Principal, incident_id: int, photo_id: int, data_dir: Path):

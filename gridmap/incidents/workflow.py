@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gridmap.areas.levels import AREA_LEVEL_ORDER
 from gridmap.errors import InvalidInput
 
 STATES = ("received", "dispatched", "in_progress", "replied", "closed", "rated", "escalated", "rejected", "reopened")
@@ -24,8 +25,8 @@ STAGE_OF_STATE = {
 }
 STAGES = ("dispatch", "accept", "handle", "verify")
 
-# 小事不出网格、大事不出社区: a case climbs one level at a time.
-LEVEL_ORDER = ("microgrid", "grid", "community", "subdistrict")
+# 小事不出网格、大事不出社区: a case climbs one level at a time, bottom up.
+ESCALATION_ORDER = AREA_LEVEL_ORDER[::-1]
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,6 @@ def transition(action: str) -> Transition:
 
 def next_level(level: str | None) -> str | None:
     """The level above ``level``, None at the top (or for a case with no level yet)."""
-    if level not in LEVEL_ORDER or level == LEVEL_ORDER[-1]:
+    if level not in ESCALATION_ORDER or level == ESCALATION_ORDER[-1]:
         return None
-    return LEVEL_ORDER[LEVEL_ORDER.index(level) + 1]
+    return ESCALATION_ORDER[ESCALATION_ORDER.index(level) + 1]

@@ -32,7 +32,7 @@ from gridmap.areas.levels import (
     LAYER_PATTERN,
     LEVELS,
     PARENT_LEVEL,
-    ROLES,
+    PERSON_ROLE_NAMES,
 )
 from gridmap.db import bulk
 from gridmap.db.locks import lock_for_import
@@ -506,7 +506,7 @@ def _validate_people(conn, level_name: str, frame, report: ImportReport) -> list
             phone = fields.text(rec.get("phone"), "phone", required=True, max_len=20)
             if not _PHONE.match(phone):
                 raise BadValue(f"phone {phone!r} is not a phone number")
-            role = fields.choice(rec.get("role"), "role", ROLES)
+            role = fields.choice(rec.get("role"), "role", PERSON_ROLE_NAMES)
             area = fields.text(rec.get("area"), "area", max_len=64)
             cell = fields.text(rec.get("party_cell"), "party_cell", max_len=64)
             if not area and not cell:

@@ -15,7 +15,9 @@ many points share one. The rules:
   owner (属地兜底), and ``fallback`` is true; with nothing around the point every area is null.
 * ``at`` answers with the area versions valid at that instant; ``layer`` picks the grid layer
   (多格合一), ``"all"`` answers every layer present. Households are today's totals.
-"""
+
+
+May import the kernel, ``db``, ``sql``, ``access`` and ``areas``."""
 
 from __future__ import annotations
 

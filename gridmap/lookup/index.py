@@ -32,10 +32,10 @@ import psycopg
 import shapely
 
 from gridmap.access.rules import ANONYMOUS, redact
-from gridmap.areas.levels import DEFAULT_LAYER
+from gridmap.areas.levels import DEFAULT_LAYER, PERSON_ROLES
 
 # Order of the people to call (sql/lookup_owners.sql); other roles come after these.
-ROLE_ORDER = {role: i for i, role in enumerate(("microgrid_worker", "building_chief", "cell_leader", "grid_worker"))}
+ROLE_ORDER = {role: i for i, role in enumerate(PERSON_ROLES)}
 FALLBACK_ORDER = {"grid": 0, "community": 1, "subdistrict": 2}
 # A batch job (a file to route or locate) builds its own index only when that costs less than the SQL
 # path would: a build takes about 20 µs per building (scale 1: 20 s for a million), SQL about 400 µs per

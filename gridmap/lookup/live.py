@@ -31,6 +31,7 @@ from contextlib import contextmanager
 
 import psycopg
 
+from gridmap.db.connect import configure_json
 from gridmap.db.epoch import WriteEpoch
 from gridmap.lookup.index import LookupIndex
 
@@ -113,7 +114,7 @@ class LiveIndex:
             self._building = self._pool.submit(self._build)
 
     def _build(self) -> LookupIndex:
-        with psycopg.connect(self.url, options="-c jit=off") as conn:
+        with configure_json(psycopg.connect(self.url, options="-c jit=off")) as conn:
             return LookupIndex(conn)
 
     def _failed(self, error: Exception) -> None:

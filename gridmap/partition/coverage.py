@@ -24,7 +24,6 @@ functions do the geometric work, because Debian's PostGIS 3.3 has no ST_Coverage
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -32,12 +31,11 @@ import numpy as np
 import psycopg
 import shapely
 
-from gridmap import sql
+from gridmap import geojson, sql
 from gridmap.areas.edit import OVERLAP_M2, PARENT_TOLERANCE_M
 from gridmap.areas.hierarchy import area_id_by_code
 from gridmap.areas.levels import DEFAULT_LAYER
 from gridmap.areas.territory import Projection
-from gridmap.coords import geometry_from_wgs84
 from gridmap.errors import InvalidInput
 from gridmap.partition.algorithm import Band
 
@@ -428,18 +426,12 @@ def _microgrid_warnings(a: _Layer, band: Band) -> list[Finding]:
 def to_geojson(report: CoverageReport, crs: str = "wgs84") -> dict:
     """The findings as a GeoJSON FeatureCollection (coordinates in ``crs``): one Feature per finding
     with ``problem``, ``severity``, ``message``, ``codes`` and its figures, and the summary beside."""
-    features = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(shapely.to_geojson(geometry_from_wgs84(f.geometry, crs))),
-            "properties": {
-                "problem": f.problem,
-                "severity": f.severity,
-                "message": f.message,
-                "codes": list(f.codes),
-                **f.detail,
-            },  # fmt: skip
-        }
+    features = (
+        geojson.feature(
+            f.geometry,
+            {"problem": f.problem, "severity": f.severity, "message": f.message, "codes": list(f.codes), **f.detail},
+            crs=crs,
+        )
         for f in report.findings
-    ]
-    return {"type": "FeatureCollection", "summary": report.summary(), "features": features}
+    )
+    return geojson.collection(features, summary=report.summary())

@@ -10,7 +10,6 @@ buildings changed after the draft was made (VersionConflict)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -20,12 +19,11 @@ import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
-from gridmap import sql
+from gridmap import geojson, sql
 from gridmap.access import audit
 from gridmap.access.rules import Principal, check_jurisdiction, require
 from gridmap.areas.codes import child_code
 from gridmap.areas.edit import area_in_jurisdiction, insert_version, last_sequence, move_people
-from gridmap.coords import geometry_from_wgs84
 from gridmap.db.locks import lock_children, lock_for_edit
 from gridmap.errors import InvalidInput, NotFound, StateConflict, VersionConflict
 from gridmap.partition.algorithm import Band, Building, GridProposal, propose_grid, tiling_problems
@@ -82,9 +80,10 @@ def propose(
     area: str,
     params: Params,
     on_grid: Callable[[int, int], None] | None = None,
+    crs: str = "wgs84",
 ) -> dict:
     """Propose micro-grids for every grid in ``area`` (a code or id) and store them as a draft; return
-    the draft (see ``draft_document``). Changes no area."""
+    the draft (see ``get_draft``, coordinates in ``crs``). Changes no area."""
     require(who, "area.write")
     band = params.band()
     started = time.perf_counter()
@@ -121,7 +120,7 @@ def propose(
         (scope_id, scope_code, scope_path, Jsonb(asdict(params)), Jsonb(base), Jsonb(planned), Jsonb(summary),
          who.name),
         ).fetchone()[0]  # fmt: skip
-    return get_draft(conn, who, draft_id)
+    return get_draft(conn, who, draft_id, crs)
 
 
 def _plan(grid: dict, buildings: list[Building], proposal: GridProposal, first: int, tiling: list[str]) -> dict:
@@ -199,11 +198,7 @@ def get_draft(conn: psycopg.Connection, who: Principal, draft_id: int, crs: str 
     require(who, "area.write")
     row = _draft_row(conn, who, draft_id)
     features = [
-        {
-            "type": "Feature",
-            "geometry": json.loads(shapely.to_geojson(geometry_from_wgs84(shapely.from_wkb(m["wkb"]), crs))),
-            "properties": {k: v for k, v in m.items() if k != "wkb"} | {"grid": plan["grid_code"]},
-        }
+        geojson.feature(m["wkb"], {k: v for k, v in m.items() if k != "wkb"} | {"grid": plan["grid_code"]}, crs=crs)
         for plan in row["proposal"]
         for m in plan["microgrids"]
     ]
@@ -221,7 +216,7 @@ def get_draft(conn: psycopg.Connection, who: Principal, draft_id: int, crs: str 
         "created_at": row["created_at"].isoformat(),
         "applied_by": row["applied_by"],
         "applied_at": row["applied_at"].isoformat() if row["applied_at"] else None,
-        "microgrids": {"type": "FeatureCollection", "features": features},
+        "microgrids": geojson.collection(features),
     }
 
 

@@ -10,19 +10,17 @@ and saves a draft leaving land unassigned only when told to (ConfirmationRequire
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
-import numpy as np
 import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
+from gridmap import geojson
 from gridmap.access import audit
 from gridmap.access.rules import Principal, check_jurisdiction, require
 from gridmap.areas.edit import area_in_jurisdiction, insert_version, last_sequence, move_people
 from gridmap.concurrency import check_version
-from gridmap.coords import geometry_from_wgs84
 from gridmap.db.locks import lock_children, lock_for_edit
 from gridmap.errors import ConfirmationRequired, DraftRefused, InvalidInput, NotFound, StateConflict, VersionConflict
 from gridmap.partition import coverage
@@ -91,14 +89,8 @@ def open_drafts(conn: psycopg.Connection, who: Principal, area: str) -> list[dic
     ]
 
 
-def _geojson(geom: shapely.Geometry, crs: str) -> dict:
-    geom = geometry_from_wgs84(geom, crs)
-    geom = shapely.transform(geom, lambda xy: np.round(xy, COORD_DIGITS))
-    return json.loads(shapely.to_geojson(geom))
-
-
-def _collection(features: list[dict]) -> dict:
-    return {"type": "FeatureCollection", "features": features}
+def _feature(geom: shapely.Geometry, properties: dict, crs: str) -> dict:
+    return geojson.feature(geom, properties, crs=crs, digits=COORD_DIGITS)
 
 
 def document(conn: psycopg.Connection, who: Principal, draft_id: int, crs: str = "wgs84", band: Band = Band()) -> dict:
@@ -124,17 +116,16 @@ def _render(row: dict, world: World, crs: str, band: Band) -> dict:
         if grid is not None:
             grid_households[grid.key] = grid_households.get(grid.key, 0) + p.households
         cell = world.party_cells.get(p.party_cell) if p.party_cell is not None else None
-        microgrids.append({"type": "Feature", "geometry": _geojson(p.geom, crs), "properties": {
+        microgrids.append(_feature(p.geom, {
             "key": p.key, "id": p.id, "code": p.code, "name": p.name, "version": p.version, "layer": p.layer,
             "grid": grid.code if grid else None, "households": p.households, "badge": badge(p.households, band),
             "party_cell": {"code": cell["code"], "name": cell["name"]} if cell else None,
             "people": people_of(world, p), "changed": p.key in world.changed, "new": p.id is None,
-        }})  # fmt: skip
+        }, crs))  # fmt: skip
     grid_features = [
-        {
-            "type": "Feature",
-            "geometry": _geojson(p.geom, crs),
-            "properties": {
+        _feature(
+            p.geom,
+            {
                 "key": p.key,
                 "id": p.id,
                 "code": p.code,
@@ -146,23 +137,24 @@ def _render(row: dict, world: World, crs: str, band: Band) -> dict:
                 "changed": p.key in world.changed,
                 "new": p.id is None,
             },
-        }  # fmt: skip
+            crs,
+        )
         for p in live
         if p.level == "grid"
     ]
     holders = world.holders()
     buildings = [
-        {
-            "type": "Feature",
-            "geometry": _geojson(b.geom, crs),
-            "properties": {
+        _feature(
+            b.geom,
+            {
                 "id": b.id,
                 "code": b.code,
                 "name": b.name,
                 "households": b.households,
                 "holders": [code_of[k] for k in holders.get(b.id, []) if k in code_of],
             },
-        }  # fmt: skip
+            crs,
+        )
         for b in world.buildings.values()
     ]
     steps = row["steps"]
@@ -181,14 +173,10 @@ def _render(row: dict, world: World, crs: str, band: Band) -> dict:
         "saved_by": row["saved_by"],
         "saved_at": row["saved_at"].isoformat() if row["saved_at"] else None,
         "tallies": tallies(world, band),
-        "community": {
-            "type": "Feature",
-            "geometry": _geojson(world.scope["geom"], crs),
-            "properties": {"code": row["scope_code"], "name": world.scope["name"]},
-        },  # fmt: skip
-        "grids": _collection(grid_features),
-        "microgrids": _collection(microgrids),
-        "buildings": _collection(buildings),
+        "community": _feature(world.scope["geom"], {"code": row["scope_code"], "name": world.scope["name"]}, crs),
+        "grids": geojson.collection(grid_features),
+        "microgrids": geojson.collection(microgrids),
+        "buildings": geojson.collection(buildings),
     }
 
 

@@ -5,15 +5,13 @@ The web layer adds the OGC links and media types; this module knows nothing of H
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-import shapely
 from psycopg import sql as pgsql
 
-from gridmap import sql
+from gridmap import geojson, sql
 from gridmap.access.rules import Principal, case_jurisdiction
 from gridmap.areas.hierarchy import AreaFilter, get_area, list_areas
 from gridmap.areas.hierarchy import parse_bbox as parse_area_bbox
@@ -159,20 +157,11 @@ def _area_feature(feature: dict) -> dict:
     p = dict(feature["properties"])
     parent = p.pop("parent", None)
     p["parent"] = parent["code"] if parent else None
-    return {"type": "Feature", "id": feature["id"], "geometry": feature["geometry"], "properties": p}
+    return geojson.feature(feature["geometry"], p, id=feature["id"])
 
 
 def _page(conn: psycopg.Connection, query: str, params: dict) -> tuple[list[dict], int]:
     params = {"id": None, "scope": None, "start": None, "end": None} | params
     rows = conn.execute(sql.load(query), params).fetchall()
     matched = rows[0][-1] if rows else 0
-    features = [
-        {
-            "type": "Feature",
-            "id": props["id"],
-            "geometry": json.loads(shapely.to_geojson(shapely.from_wkb(wkb))),
-            "properties": props,
-        }  # fmt: skip
-        for props, wkb, _ in rows
-    ]
-    return features, matched
+    return geojson.from_rows(rows), matched

@@ -1,4 +1,6 @@
-"""SQL kept as package files, read once with importlib.resources."""
+"""SQL kept as package files, read once with importlib.resources.
+
+Imports nothing of gridmap; every room may read its files."""
 
 from __future__ import annotations
 

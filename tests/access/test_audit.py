@@ -44,12 +44,22 @@ def test_each_write_is_recorded_with_who_versions_and_request_id(api):
     assert later["entries"] == []
 
 
+def _rename_as_planner(client, tokens, own, name: str) -> str:
+    """Rename the own micro-grid as the planner (an audited write); return the ETag it had before."""
+    path = f"/api/v1/areas/{own.microgrid_id}"
+    etag = client.get(path).headers["etag"]
+    response = client.patch(path, json={"name": name}, headers=_auth(tokens, "planner") | {"If-Match": etag})
+    assert response.status_code == 200, response.text
+    return etag
+
+
 def test_a_refused_write_leaves_no_entry(api):
     client, url, tokens, own, _ = api
+    stale_etag = _rename_as_planner(client, tokens, own, "拒绝前")  # this test makes its own stale version
     with psycopg.connect(url) as conn:
         before = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     path = f"/api/v1/areas/{own.microgrid_id}"
-    stale = client.patch(path, json={"name": "x"}, headers=_auth(tokens, "planner") | {"If-Match": '"1"'})
+    stale = client.patch(path, json={"name": "x"}, headers=_auth(tokens, "planner") | {"If-Match": stale_etag})
     assert stale.status_code == 409
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == before
@@ -71,7 +81,8 @@ def test_the_log_is_append_only(api):
 
 
 def test_cli_audit_and_imports_are_recorded(api, tmp_path):
-    _, url, _, own, _ = api
+    client, url, tokens, own, _ = api
+    _rename_as_planner(client, tokens, own, "命令行审计")  # the planner's update this test reads back
     shown = cli("audit", "--user", "planner", "--json", GRIDMAP_DATABASE_URL=url)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)[0]["actor"] == "planner"

@@ -7,6 +7,7 @@ import math
 from urllib.parse import quote
 
 import httpx
+import psycopg
 import pytest
 
 from tests.support.access_setup import box, table_digest
@@ -174,6 +175,27 @@ def test_a_good_body_passes_so_the_corpus_is_not_refused_wholesale(api):
     response = client.post("/api/v1/areas", json=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 201, response.text
     assert table_digest(url) != before
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "INSERT INTO area_identity (level) VALUES ('microgrid')",
+        "INSERT INTO person (name, phone, role, area_id) SELECT '新人', '13900000000', 'grid_worker', min(id) FROM area_identity",
+        "UPDATE person SET phone = '13900000001' WHERE id = (SELECT min(id) FROM person)",
+        "UPDATE party_cell SET name = name || '（改）' WHERE id = (SELECT min(id) FROM party_cell)",
+        "DELETE FROM party_cell_microgrid WHERE microgrid_id = (SELECT min(microgrid_id) FROM party_cell_microgrid)",
+    ],
+)
+def test_the_fingerprint_sees_identities_people_and_party_cells(demo_db, write):
+    """The fingerprint the bad-input tests compare covers these tables: one write to any of them changes it."""
+    with psycopg.connect(demo_db) as conn:
+        assert conn.execute("SELECT (SELECT count(*) FROM person) > 0 AND (SELECT count(*) FROM party_cell) > 0"
+                            " AND (SELECT count(*) FROM party_cell_microgrid) > 0").fetchone()[0]  # fmt: skip
+    before = table_digest(demo_db)
+    with psycopg.connect(demo_db) as conn:
+        assert conn.execute(write).rowcount == 1
+    assert table_digest(demo_db) != before
 
 
 PATH_DEFAULTS = {"fmt": "json", "kind": "density", "collection_id": "microgrids", "layer": "microgrids"}

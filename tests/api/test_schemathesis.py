@@ -27,7 +27,9 @@ def target(server_url, handmade_template):
     for url in _copy(server_url, handmade_template):
         app_settings = Settings(database_url=url, rate_limit_anonymous=0)
         with psycopg.connect(url) as conn:
-            key = add_key(conn, cli_principal(), app_settings.security.secret_key.get_secret_value(), "fuzz", "admin", [])
+            key = add_key(
+                conn, cli_principal(), app_settings.security.secret_key.get_secret_value(), "fuzz", "admin", []
+            )
         with LiveServer(app_settings) as server:
             yield server.url, key
 

@@ -24,29 +24,42 @@ def api(demo_db):
 def test_two_writers_with_the_same_version_ten_rounds(api):
     url, client, tokens, own = api
     path = f"/api/v1/areas/{own.microgrid_id}"
-    results: list[int] = []
+    # The threads only collect (an assert inside a thread would not fail the test); the checks run here.
+    results: list[tuple[int, str, httpx.Response]] = []
+    errors: list[BaseException] = []
     lock = threading.Lock()
     for round_ in range(10):
         version = client.get(path).headers["etag"]
         barrier = threading.Barrier(2)
 
         def write(who: str, version=version, round_=round_, barrier=barrier) -> None:
-            headers = {"Authorization": f"Bearer {tokens[who]}", "If-Match": version}
-            with httpx.Client(base_url=url, timeout=30) as own_client:
-                barrier.wait()
-                response = own_client.patch(path, json={"name": f"第{round_}轮{who}"}, headers=headers)
-            with lock:
-                results.append(response.status_code)
-                if response.status_code == 409:
-                    body = response.json()["error"]
-                    assert body["provided"] == int(version.strip('"')) and body["current"] == body["provided"] + 1
+            try:
+                headers = {"Authorization": f"Bearer {tokens[who]}", "If-Match": version}
+                with httpx.Client(base_url=url, timeout=30) as own_client:
+                    barrier.wait(timeout=30)
+                    response = own_client.patch(path, json={"name": f"第{round_}轮{who}"}, headers=headers)
+                    response.read()
+                with lock:
+                    results.append((round_, version, response))
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which fails the test
+                with lock:
+                    errors.append(exc)
 
         threads = [threading.Thread(target=write, args=(who,)) for who in ("admin", "planner")]
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
-    assert sorted(results) == [200] * 10 + [409] * 10
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads), f"round {round_}: a writer hung"
+    assert not errors, errors
+    assert sorted(r.status_code for _, _, r in results) == [200] * 10 + [409] * 10
+    for round_, version, response in results:
+        codes = sorted(r.status_code for n, _, r in results if n == round_)
+        assert codes == [200, 409], (round_, codes)  # exactly one writer wins each round
+        if response.status_code == 409:
+            body = response.json()["error"]
+            assert body["provided"] == int(version.strip('"')), (round_, body)
+            assert body["current"] == body["provided"] + 1, (round_, body)
     assert client.get(path).headers["etag"] == '"11"'
 
 

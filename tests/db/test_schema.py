@@ -6,13 +6,15 @@ import psycopg
 import pytest
 
 from gridmap.db.migrate import migrate, pending
+from tests.conftest import SESSION_TAG
 from tests.support.helpers import COMM, SUB, connect, create_database, drop_database
 
 POLY = "SRID=4326;MULTIPOLYGON(((114 22.6,114.01 22.6,114.01 22.61,114 22.61,114 22.6)))"
 
 
 def test_migrations_apply_from_empty_then_nothing_pending(server_url, tmp_path):
-    url = create_database(server_url, "gm_migrate_from_empty")
+    name = f"gm_migrate_from_empty_{SESSION_TAG}"  # one per session: sessions may share the server
+    url = create_database(server_url, name)
     try:
         assert pending(url) != []
         applied = migrate(url)
@@ -36,7 +38,7 @@ def test_migrations_apply_from_empty_then_nothing_pending(server_url, tmp_path):
             ).fetchone()
             assert geom_type == ("MULTIPOLYGON", 4326)
     finally:
-        drop_database(server_url, "gm_migrate_from_empty")
+        drop_database(server_url, name)
 
 
 def _subdistrict(conn, code=SUB, geom=POLY) -> int:

@@ -185,6 +185,7 @@ def test_jurisdiction_and_contacts(api):
     viewer = client.get(f"/api/v1/incidents/{mine}", headers=auth(tokens, "viewer")).json()
     assert staff["report_list"][0]["reporter"]["phone"] == "13912345678"
     assert viewer["report_list"][0]["reporter"] is None
+    assert viewer["owner"]["people"] and staff["owner"]["people"], "the owner should come with people to call"
     assert all("****" in p["phone"] for p in viewer["owner"]["people"])
     assert not any("****" in p["phone"] for p in staff["owner"]["people"])
 
@@ -240,6 +241,7 @@ def test_figures_and_exports(api):
             "SELECT count(*), count(*) FILTER (WHERE state IN ('closed', 'rated')) FROM incident"
         ).fetchone()
     assert total["code"] == "TOTAL" and total["received"] == received and total["closed"] == closed
+    assert rows[:-1], "the report should have a row per grid before the total"
     assert sum(row["received"] for row in rows[:-1]) <= received
     assert all(row["code"] and len(row["code"]) == 15 for row in rows[:-1])
     csv_text = client.get("/api/v1/reports/incidents", params=params | {"format": "csv"},

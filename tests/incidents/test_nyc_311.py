@@ -1,4 +1,4 @@
-"""Other shapes, real ground truth: the NYC 311 dev sample (../shared/data) sent through the API, one report
+"""Other shapes, real ground truth: the NYC 311 dev sample (tests/data) sent through the API, one report
 at a time, with NYC's community districts as the areas; each 311 record names its community board, so the
 routing can be checked. Then the same file as bulk history through ``gridmap import incidents``."""
 

@@ -47,6 +47,6 @@ def test_a_file_with_bad_rows_writes_nothing(handmade_db, tmp_path):
 
 
 def test_bad_arguments(handmade_db):
-    assert cli("locate", "114.0", "95", GRIDMAP_DATABASE_URL=handmade_db).returncode == 1
+    assert cli("locate", "114.0", "95", GRIDMAP_DATABASE_URL=handmade_db).returncode == 2
     assert cli("locate", GRIDMAP_DATABASE_URL=handmade_db).returncode == 2
-    assert cli("locate", "114", "22", "--crs", "utm", GRIDMAP_DATABASE_URL=handmade_db).returncode == 1
+    assert cli("locate", "114", "22", "--crs", "utm", GRIDMAP_DATABASE_URL=handmade_db).returncode == 2

@@ -12,7 +12,7 @@ import shapely
 from gridmap.coords import from_wgs84
 from gridmap.errors import InvalidInput
 from gridmap.io.importer import import_file
-from tests.support.helpers import COMM, GRID, SUB, connect, count, feature, small_city, square, write_geojson
+from tests.support.helpers import COMM, GRID, SUB, cli, connect, count, feature, small_city, square, write_geojson
 
 
 def _import(url, level, path, **kw):
@@ -38,6 +38,103 @@ def test_dry_run_reports_and_writes_nothing_then_commit_writes(empty_db, tmp_pat
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
     with connect(empty_db) as conn:
         assert count(conn, "area") == 1
+
+
+# Every table an import writes (area_piece through the area trigger, audit_log on commit).
+WRITTEN_TABLES = ("area", "area_identity", "area_piece", "building", "microgrid_member", "party_cell",
+                  "party_cell_microgrid", "person", "audit_log")  # fmt: skip
+
+
+def _everything(url: str) -> dict[str, tuple[int, str]]:
+    """(row count, md5 of every row) of each table an import may write."""
+    with connect(url) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT count(*), md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {table} t"  # noqa: S608
+            ).fetchone()
+            for table in WRITTEN_TABLES
+        }
+
+
+def _stocked_city(url, tmp_path) -> None:
+    """The small city, one building in the first micro-grid, one party cell over it and one grid worker."""
+    _load_city(url, small_city(tmp_path))
+    base = {
+        "buildings": write_geojson(tmp_path / "b0.geojson", [
+            feature({"code": "B1", "households": 20, "floors": 6}, square(114.0302, 22.6002, 0.0002))]),
+        "party-cells": tmp_path / "c0.csv",
+        "people": tmp_path / "p0.csv",
+    }  # fmt: skip
+    base["party-cells"].write_text(f"code,name,branch,microgrids\nC1,第一党小组,支部,{GRID}001\n")
+    base["people"].write_text(f"name,phone,role,area,party_cell\n张三,10000000001,grid_worker,{GRID},\n")
+    for level, path in base.items():
+        report = _import(url, level, path, commit=True)
+        assert report.ok and report.committed and report.created == 1, (level, report.errors)
+
+
+def _changes(level: str, tmp_path) -> tuple[object, int]:
+    """A file for ``level`` against the stocked city: one stored row changed, one new row, and how many rows
+    are the same as stored."""
+    x, y = 114.03, 22.60
+    area_rows = {
+        "subdistricts": [
+            feature({"code": SUB, "name": "测试街道（改名）"}, square(x, y, 0.01)),
+            feature({"code": "440309902", "name": "新街道"}, square(114.05, y, 0.01)),
+        ],
+        "communities": [
+            feature({"code": COMM, "name": "测试社区（改名）", "parent": SUB}, square(x, y, 0.01)),
+            feature({"code": SUB + "002", "name": "新社区", "parent": SUB}, square(114.035, 22.605, 0.001)),
+        ],
+        "grids": [
+            feature({"code": GRID, "name": "第1网格", "parent": COMM}, square(x, y, 0.0025)),  # moved
+            feature({"code": COMM + "002", "name": "第2网格", "parent": COMM}, square(114.035, 22.605, 0.001)),
+        ],
+        "microgrids": [
+            feature({"code": GRID + "001", "name": "1号微网格（改名）", "parent": GRID}, square(x, y, 0.001)),
+            feature({"code": GRID + "002", "name": "2号微网格", "parent": GRID}, square(x + 0.001, y, 0.001)),
+            feature({"code": GRID + "003", "name": "3号微网格", "parent": GRID}, square(x, y + 0.001, 0.001)),
+        ],
+        "buildings": [
+            feature({"code": "B1", "households": 25, "floors": 6}, square(114.0302, 22.6002, 0.0002)),
+            feature({"code": "B2", "households": 40, "floors": 8}, square(114.0312, 22.6002, 0.0002)),
+        ],
+    }
+    if level in area_rows:
+        path = write_geojson(tmp_path / f"{level}.geojson", area_rows[level])
+        return path, len(area_rows[level]) - 2
+    path = tmp_path / f"{level}.csv"
+    if level == "party-cells":
+        path.write_text(
+            f"code,name,branch,microgrids\nC1,第一党小组（改名）,支部,{GRID}001\nC2,第二党小组,,{GRID}002\n"
+        )
+    else:
+        path.write_text(
+            f"name,phone,role,area,party_cell\n张三,10000000009,grid_worker,{GRID},\n李四,10000000002,cell_leader,,C1\n"
+        )
+    return path, 0
+
+
+@pytest.mark.parametrize("level", ["subdistricts", "communities", "grids", "microgrids", "buildings",
+                                   "party-cells", "people"])  # fmt: skip
+def test_a_dry_run_of_every_level_reports_updates_and_creates_and_writes_nothing(empty_db, tmp_path, level):
+    _stocked_city(empty_db, tmp_path)
+    path, same = _changes(level, tmp_path)
+    before = _everything(empty_db)
+    dry = _import(empty_db, level, path)
+    assert dry.ok and not dry.committed, dry.errors
+    assert (dry.created, dry.updated, dry.unchanged) == (1, 1, same)
+    assert _everything(empty_db) == before
+    # The command line's default is the same dry run.
+    shown = cli("import", level, str(path), "--json", GRIDMAP_DATABASE_URL=empty_db)
+    assert shown.returncode == 0, shown.stderr
+    said = json.loads(shown.stdout)
+    assert said["committed"] is False and (said["created"], said["updated"], said["unchanged"]) == (1, 1, same)
+    assert _everything(empty_db) == before
+    # The commit does what the dry run said, so the fingerprint above would have seen these writes.
+    done = _import(empty_db, level, path, commit=True)
+    assert done.committed and (done.created, done.updated, done.unchanged) == (1, 1, same)
+    after = _everything(empty_db)
+    assert after != before and after["audit_log"][0] == before["audit_log"][0] + 1
 
 
 def test_a_changed_area_gets_a_new_version_and_the_old_one_is_closed(empty_db, tmp_path):

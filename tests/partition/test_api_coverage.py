@@ -10,17 +10,18 @@ import shapely
 import shapely.geometry
 
 from gridmap.settings import Settings
-from tests.conftest import LiveServer
+from tests.conftest import SESSION_TAG, LiveServer
 from tests.support.coverage_layers import CV, DD, EXPECTED, EXPECTED_COMMUNITY, load_layers
 from tests.support.helpers import create_database, drop_database
 
 
 @pytest.fixture(scope="module")
 def layers_url(server_url: str, empty_template: str, tmp_path_factory) -> Iterator[str]:
-    url = create_database(server_url, "gm_api_coverage", empty_template)
+    name = f"gm_api_coverage_{SESSION_TAG}"  # one per session: sessions may share the server
+    url = create_database(server_url, name, empty_template)
     load_layers(url, tmp_path_factory.mktemp("api_coverage"))
     yield url
-    drop_database(server_url, "gm_api_coverage")
+    drop_database(server_url, name)
 
 
 @pytest.fixture(scope="module")

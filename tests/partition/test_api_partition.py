@@ -49,6 +49,7 @@ def test_draft_changes_nothing_and_reports(api) -> None:
     assert summary["grids"] == 1 and summary["microgrids"] == len(draft["microgrids"]["features"])
     assert summary["tiling_problems"] == 0
     feats = draft["microgrids"]["features"]
+    assert feats, "the draft should propose micro-grids"
     assert sum(f["properties"]["households"] for f in feats) == summary["households"]
     for f in feats:
         assert f["properties"]["code"].startswith(own.grid_code)
@@ -239,4 +240,4 @@ def test_cli_partition_dry_run_then_apply(demo_db) -> None:
     assert "applied" in done.stdout and f"retired {len(old)}" in done.stdout
     assert {c for _, c, _ in _current_microgrids(demo_db, grid_id)}.isdisjoint({c for _, c, _ in old})
     bad = cli("partition", "440309999999", GRIDMAP_DATABASE_URL=demo_db)
-    assert bad.returncode == 1 and "no area has code 440309999999" in bad.stderr
+    assert bad.returncode == 2 and "no area has code 440309999999" in bad.stderr

@@ -13,6 +13,7 @@ import shapely
 from gridmap.io.importer import import_file
 from gridmap.partition.algorithm import Band
 from gridmap.partition.coverage import Tolerances, check
+from tests.conftest import SESSION_TAG
 from tests.support.coverage_layers import CV, DD, EXPECTED, EXPECTED_COMMUNITY, G2, GAP_M2, B, C, load_layers
 from tests.support.helpers import GRIDMAP_COMMAND, create_database, drop_database, feature, write_geojson
 
@@ -21,10 +22,11 @@ DEMO_COMMUNITY = "440309002005"
 
 @pytest.fixture(scope="module")
 def layers_db(server_url: str, empty_template: str, tmp_path_factory) -> Iterator[str]:
-    url = create_database(server_url, "gm_coverage_layers", empty_template)
+    name = f"gm_coverage_layers_{SESSION_TAG}"  # one per session: sessions may share the server
+    url = create_database(server_url, name, empty_template)
     load_layers(url, tmp_path_factory.mktemp("coverage"))
     yield url
-    drop_database(server_url, "gm_coverage_layers")
+    drop_database(server_url, name)
 
 
 def _found(report) -> set[tuple[str, tuple[str, ...]]]:
@@ -91,6 +93,7 @@ def test_demo_city_has_full_coverage_and_its_warnings_are_true(demo_db_shared):
             " WHERE a.level = 'microgrid' AND a.valid_to IS NULL AND coalesce(h.households, 0) NOT BETWEEN 30 AND 50"
         ).fetchall())  # fmt: skip
         split = [f for f in report.findings if f.problem == "building_split"]
+        assert split, "the demo city should have buildings split between micro-grids to check"
         for f in split[:40]:  # the footprint really reaches into a micro-grid that does not hold it
             reach = conn.execute(
                 "SELECT max(ST_Area(ST_Intersection(a.geom, b.geom)::geography)) FROM building b JOIN area a"

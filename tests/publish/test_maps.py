@@ -86,6 +86,7 @@ def test_unassigned_map_shows_every_coverage_problem(city):
     with psycopg.connect(url) as conn:
         report = check(conn, COMMUNITY)
     names = layer_names(page)
+    assert report.findings and any(report.counts.values()), "the demo community should have coverage problems to draw"
     for problem, n in report.counts.items():
         if n:
             assert f"{problem} ({n})" in names

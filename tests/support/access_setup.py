@@ -91,12 +91,17 @@ def box(x: float, y: float, half: float = 0.00005) -> dict:
 
 
 def table_digest(url: str) -> tuple:
-    """A fingerprint of everything a write could change: area versions, buildings, memberships, audit log."""
+    """A fingerprint of everything a write could change: area identities and versions, buildings, memberships,
+    party cells and their micro-grids, people, audit log, idempotency keys."""
     with psycopg.connect(url) as conn:
         return conn.execute(
             "SELECT (SELECT count(*) FROM area), (SELECT md5(string_agg(row_id || ':' || coalesce(valid_to::text, ''),"
             " ',' ORDER BY row_id)) FROM area),"
             " (SELECT md5(string_agg(b::text, ',' ORDER BY id)) FROM building b),"
             " (SELECT md5(string_agg(m::text, ',' ORDER BY id)) FROM microgrid_member m),"
-            " (SELECT count(*) FROM audit_log), (SELECT count(*) FROM idempotency_key)"
+            " (SELECT count(*) FROM audit_log), (SELECT count(*) FROM idempotency_key),"
+            " (SELECT md5(coalesce(string_agg(i::text, ',' ORDER BY id), '')) FROM area_identity i),"
+            " (SELECT md5(coalesce(string_agg(p::text, ',' ORDER BY id), '')) FROM person p),"
+            " (SELECT md5(coalesce(string_agg(c::text, ',' ORDER BY id), '')) FROM party_cell c),"
+            " (SELECT md5(coalesce(string_agg(pm::text, ',' ORDER BY microgrid_id), '')) FROM party_cell_microgrid pm)"
         ).fetchone()

@@ -1,5 +1,5 @@
 """Inputs for the partition tests: the demo city's grids from fixtures/, the Suzhou old-city blocks and
-the Beijing compounds from ../shared/data (households estimated where the source has none)."""
+the Beijing compounds from tests/data (households estimated where the source has none)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
-from gridmap import sql
+from gridmap import geojson, sql
 from gridmap.areas.hierarchy import area_id_by_code
 from gridmap.coords import geometry_from_wgs84
 from gridmap.errors import InvalidInput
@@ -186,11 +186,10 @@ class _Builder:
         if len(geoms):
             geoms = shapely.set_precision(shapely.simplify(geoms, tolerance, preserve_topology=True), 1e-6)
         self.features += len(items)
-        features = []
-        for geom, (_, props) in zip(geoms, items, strict=True):
-            safe = {k: _text(v) if isinstance(v, str) or v is None else v for k, v in props.items()}
-            features.append({"type": "Feature", "geometry": json.loads(shapely.to_geojson(geom)), "properties": safe})
-        return {"type": "FeatureCollection", "features": features}
+        return geojson.collection(
+            geojson.feature(geom, {k: _text(v) if isinstance(v, str) or v is None else v for k, v in props.items()})
+            for geom, (_, props) in zip(geoms, items, strict=True)
+        )
 
     def _layer(self, name: str, items: list, style: dict, tooltip: dict[str, str] | None, show: bool = True,
                overlay: bool = True) -> folium.FeatureGroup:  # fmt: skip
