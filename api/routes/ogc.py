@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Conn, SettingsDep, Who, paging_query, reject_unknown_query, require_reader
 from api.paging import page_links
+from gridmap import geojson
 from gridmap.errors import InvalidInput
 from gridmap.publish import features
 
@@ -140,14 +141,13 @@ def items(
     page = min(paging.limit, features.MAX_LIMIT)
     links = page_links(f"{base}/items", query, paging.offset, page, len(found), matched, link, limit_first=True)
     links.insert(1, _link(base, "collection"))  # right after self
-    body = {
-        "type": "FeatureCollection",
-        "features": found,
-        "numberMatched": matched,
-        "numberReturned": len(found),
-        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "links": links,
-    }
+    body = geojson.collection(
+        found,
+        numberMatched=matched,
+        numberReturned=len(found),
+        timeStamp=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        links=links,
+    )
     return JSONResponse(body, media_type=GEOJSON)
 
 

@@ -41,7 +41,7 @@ def test_two_writers_with_the_same_version_ten_rounds(api):
                     response.read()
                 with lock:
                     results.append((round_, version, response))
-            except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which fails the test
+            except BaseException as exc:  # handed to the main thread, which fails the test
                 with lock:
                     errors.append(exc)
 
