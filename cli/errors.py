@@ -13,7 +13,7 @@ The exit codes are the same for every command, so a script can tell a typo from 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -51,13 +51,13 @@ def exit_code(exc: Exception) -> int:
 
 
 @contextmanager
-def reported() -> Iterator[None]:
+def reported(translate: Callable[[str], str] | None = None) -> Iterator[None]:
     """Run a command's body; a core error or a database error ends it with its message and exit code
-    (never a traceback)."""
+    (never a traceback). ``translate`` puts a core error's message into the command's language."""
     try:
         yield
     except GridmapError as exc:
-        fail(str(exc), exit_code(exc))
+        fail(translate(str(exc)) if translate else str(exc), exit_code(exc))
     except psycopg.OperationalError as exc:
         fail(f"cannot use the database: {_first_line(exc)}", exit_code(exc))
     except psycopg.Error as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,6 +20,7 @@ from gridmap.areas.levels import LEVELS
 from gridmap.db.connect import connect, database_url
 from gridmap.db.embedded import EmbeddedCluster
 from gridmap.db.migrate import migrate as apply_migrations
+from gridmap.io.messages import in_language
 from gridmap.io.report import ImportReport
 from gridmap.settings import Settings
 
@@ -88,61 +90,82 @@ def db_migrate() -> None:
     console.print(f"applied {', '.join(applied)}" if applied else "schema is up to date")
 
 
-def _print_report(report: ImportReport, as_json: bool) -> None:
+def _print_report(report: ImportReport, as_json: bool, lang: str = "zh") -> None:
     if as_json:
-        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+        out.print_json(json.dumps(report.as_dict(lang), ensure_ascii=False, default=str))
         return
-    verb = "committed" if report.committed else "dry run (nothing written; add --commit to write)"
-    table = Table(title=f"import {report.level}: {verb}")
-    for col in ("rows", "created", "updated", "unchanged", "errors", "unassigned"):
+    zh = lang == "zh"
+    if zh:
+        verb = "已写入" if report.committed else "试运行（未写入；加 --commit 写入）"
+        heads = ("行数", "新增", "更新", "未变", "错误", "未分配楼栋")
+    else:
+        verb = "committed" if report.committed else "dry run (nothing written; add --commit to write)"
+        heads = ("rows", "created", "updated", "unchanged", "errors", "unassigned")
+    table = Table(title=f"{'导入' if zh else 'import'} {report.level}: {verb}")
+    for col in heads:
         table.add_column(col, justify="right")
-    table.add_row(
-        *(
-            str(x)
-            for x in (
-                report.rows,
-                report.created,
-                report.updated,
-                report.unchanged,
-                len(report.errors),
-                len(report.unassigned),
-            )
-        )
-    )
+    counts = (report.rows, report.created, report.updated, report.unchanged, len(report.errors), len(report.unassigned))
+    table.add_row(*(str(x) for x in counts))
     out.print(table)
+    source = report.source
+    if source:
+        read_as = f"{source['crs']} ({source['crs_source']})"
+        if source.get("encoding"):
+            read_as += f", {source['encoding']} ({source['encoding_source']})"
+        out.print(("读取方式：" if zh else "read as: ") + read_as)
+        if source.get("renamed"):
+            renamed = ", ".join(f"{a}→{b}" for a, b in source["renamed"].items())
+            out.print(("列名对应：" if zh else "columns: ") + renamed)
+        if source.get("sample"):
+            out.print(("名称示例：" if zh else "names: ") + "、".join(map(str, source["sample"])))
     for w in report.warnings:
-        out.print(f"[yellow]warning:[/] {w}")
-    for e in report.errors:
-        out.print(f"[red]{e}[/]")
+        out.print(f"[yellow]{'提示' if zh else 'warning'}:[/] {escape(in_language(w, lang))}")
+    if report.errors:
+        errors = Table(title="错误" if zh else "errors")
+        rows = report.table(lang)
+        for col in rows[0]:
+            errors.add_column(col, overflow="fold")
+        for row in rows:
+            errors.add_row(*row.values())
+        out.print(errors)
 
 
 @app.command("import")
 def import_cmd(
     level: str = typer.Argument(..., help=f"One of: {', '.join(LEVELS)}, or incidents (past cases, CSV)"),
     file: Path = typer.Argument(..., help="GeoJSON, GPKG, Shapefile, or CSV with WKT or lon/lat"),
-    crs: str = typer.Option(None, help="Coordinates of the file: wgs84, gcj02, bd09 or EPSG:xxxx"),
+    crs: str = typer.Option(None, help="Coordinates of the file: wgs84, gcj02, bd09 or EPSG:xxxx (overrides the file)"),
+    encoding: str = typer.Option(None, help="Text encoding (utf-8, gbk, gb18030…); default: declared or detected"),
+    column_map: str = typer.Option(None, "--map", help="Rename columns: 编码=code,名称=name,上级=parent"),
+    map_file: Path = typer.Option(None, "--map-file", help="A saved column mapping (JSON, or lines 源列=目标列)"),
+    lang: str = typer.Option("zh", help="Language of the report: zh or en"),
     commit: bool = typer.Option(False, "--commit", help="Write the changes (default: dry run)"),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
 ) -> None:
     """Import one level from a file. A dry run unless --commit; exits 1 when any row is bad."""
-    from gridmap.io.importer import import_frame
-    from gridmap.io.read import read_table
+    from gridmap.io.columns import load_mapping, parse_mapping
+    from gridmap.io.importer import import_source
+    from gridmap.io.messages import LANGS
+    from gridmap.io.read import read_source
 
     settings = Settings()
-    with reported():
+    if lang not in LANGS:
+        fail(f"unknown language {lang!r}; use zh or en")
+    with reported(lambda message: in_language(message, lang)):
         if level == "incidents":
-            _import_incidents(settings, read_table(file, crs), commit, as_json)
+            _import_incidents(settings, read_source(file, crs, encoding=encoding).frame, commit, as_json, lang)
         if level not in LEVELS:
-            fail(f"unknown level {level!r}; use one of {', '.join(LEVELS)} or incidents")
-        frame = read_table(file, crs)
+            fail(in_language(f"unknown level {level!r}; use one of {', '.join(LEVELS)} or incidents", lang))
+        mapping = {**(load_mapping(map_file) if map_file else {}), **(parse_mapping(column_map) if column_map else {})}
+        source = read_source(file, crs, encoding=encoding, mapping=mapping or None, level=level)
         with connect(database_url(settings)) as conn, _progress() as bar:
-            task = bar.add_task(f"{level} ({'commit' if commit else 'dry run'})", total=len(frame))
-            report = import_frame(conn, level, frame, commit=commit, progress=lambda n: bar.advance(task, n))
-    _print_report(report, as_json)
+            task = bar.add_task(f"{level} ({'commit' if commit else 'dry run'})", total=len(source.frame))
+            report = import_source(conn, level, source, commit=commit, progress=lambda n: bar.advance(task, n))
+    _print_report(report, as_json, lang)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 
-def _import_incidents(settings: Settings, frame, commit: bool, as_json: bool) -> None:
+def _import_incidents(settings: Settings, frame, commit: bool, as_json: bool, lang: str) -> None:
     from gridmap.incidents.bulk import import_incidents
     from gridmap.incidents.calendar import calendar_from_settings
     from gridmap.incidents.routing import policy_from_settings
@@ -152,9 +175,10 @@ def _import_incidents(settings: Settings, frame, commit: bool, as_json: bool) ->
         task = bar.add_task(f"incidents ({'commit' if commit else 'dry run'})", total=len(frame))
         report, routed = import_incidents(conn, frame, calendar, policy, settings.timezone, commit=commit,
                                           progress=lambda n: bar.advance(task, n))  # fmt: skip
-    _print_report(report, as_json)
+    _print_report(report, as_json, lang)
     if not as_json:
-        out.print("routed: " + ", ".join(f"{k} {v}" for k, v in sorted(routed.items())))
+        routed_text = ", ".join(f"{k} {v}" for k, v in sorted(routed.items()))
+        out.print(("已分派：" if lang == "zh" else "routed: ") + routed_text)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what gridmap needs from Debian when it is missing: python3-venv, PostgreSQL and a PostGIS
-# matching the installed server, Chromium for the UI tests. Uses sudo when not root.
+# matching the installed server, Chromium for the UI tests, GDAL's tools (gdal-bin) for the OGC round
+# trip. Uses sudo when not root.
 set -euo pipefail
 
 SUDO=""
@@ -24,6 +25,9 @@ fi
 
 # The UI tests drive Debian's Chromium through Playwright (never a downloaded browser).
 [ -x /usr/bin/chromium ] || need+=("chromium")
+
+# GDAL's command-line tools: tests/publish/test_ogc_round_trip.py reads the OGC API with ogr2ogr as a GIS client.
+command -v ogr2ogr >/dev/null 2>&1 || need+=("gdal-bin")
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 

@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 from gridmap import fields, sql
 from gridmap.access import audit
 from gridmap.access.rules import Principal, check_jurisdiction, refuse_fields, require
+from gridmap.areas import rules
 from gridmap.areas.codes import child_code
 from gridmap.areas.hierarchy import get_area, resolve_area
 from gridmap.areas.levels import CODE_DIGITS, CODE_PATTERN, DEFAULT_LAYER, KINDS, LAYER_PATTERN, PARENT_LEVEL
@@ -23,10 +24,6 @@ from gridmap.concurrency import check_version
 from gridmap.db.locks import lock_children, lock_for_edit
 from gridmap.errors import InvalidInput, NotFound
 
-# A drawn boundary may stray this far outside its parent (snapping, rounding); overlaps smaller than
-# OVERLAP_M2 are the slivers of shared edges stored as doubles, not real double coverage.
-PARENT_TOLERANCE_M = 1.0
-OVERLAP_M2 = 1.0
 # Fields only some roles may set (mass assignment): moving an area or renumbering it is an admin's job.
 FIELD_PERMISSIONS = {"code": "area.set_code", "parent": "area.set_parent"}
 
@@ -92,25 +89,6 @@ def _checked(values: AreaFields, level: str) -> AreaFields:
         raise InvalidInput(f"a {level} code has {CODE_DIGITS[level]} digits; got {values.code!r}", "code")
     attrs = fields.checked("attrs", fields.attrs, values.attrs) if values.attrs is not None else None
     return AreaFields(name, kind, values.layer, values.geometry, attrs, values.code, values.parent)
-
-
-def _geometry_problems(conn, wkb: bytes, area_id: int | None, parent_id: int | None, level: str, layer: str) -> None:
-    outside, overlaps = conn.execute(
-        sql.load("area_geometry_problems"),
-        {
-            "wkb": wkb, "id": area_id, "parent_id": parent_id, "level": level, "layer": layer,
-            "tolerance_m": PARENT_TOLERANCE_M, "overlap_m2": OVERLAP_M2,
-        },
-    ).fetchone()  # fmt: skip
-    if outside:
-        raise InvalidInput(f"geometry sticks out of its parent by more than {PARENT_TOLERANCE_M:g} m", "geometry")
-    if overlaps:
-        shown = ", ".join(overlaps[:5]) + (" …" if len(overlaps) > 5 else "")
-        raise InvalidInput(
-            f"geometry overlaps {len(overlaps)} other {level}(s) of layer {layer} by more than {OVERLAP_M2:g} m²: "
-            f"{shown}",
-            "geometry",
-        )
 
 
 def area_in_jurisdiction(
@@ -212,12 +190,12 @@ def create_area(
         code = values.code or _next_code(conn, parent.id, parent.code, level)
         layer = values.layer or DEFAULT_LAYER
         wkb = shapely.to_wkb(values.geometry)
-        _geometry_problems(conn, wkb, None, parent.id, level, layer)
         area_id = conn.execute("INSERT INTO area_identity (level) VALUES (%s) RETURNING id", (level,)).fetchone()[0]
         insert_version(conn, dict(
             id=area_id, version=1, level=level, code=code, parent_id=parent.id, name=values.name,
             kind=values.kind or "comprehensive", layer=layer, wkb=wkb, attrs=Jsonb(values.attrs or {}),
         ))  # fmt: skip
+        rules.enforce(conn, [area_id])
         path = (area_id, *parent.path)
         audit.record(conn, who, audit.Change("create", "area", area_id, code, path, None, 1), request_id)
         return get_area(conn, area_id, crs=crs)
@@ -248,14 +226,14 @@ def update_area(
         lock_children(conn, parent_id, cur.level)
         layer = values.layer or cur.layer
         wkb = shapely.to_wkb(values.geometry) if values.geometry is not None else cur.wkb
-        if values.geometry is not None or parent_id != cur.parent_id or layer != cur.layer:
-            _geometry_problems(conn, wkb, area_id, parent_id, cur.level, layer)
         conn.execute("UPDATE area SET valid_to = now() WHERE id = %s AND valid_to IS NULL", (area_id,))
         insert_version(conn, dict(
             id=area_id, version=cur.version + 1, level=cur.level, code=values.code or cur.code, parent_id=parent_id,
             name=values.name or cur.name, kind=values.kind or cur.kind, layer=layer, wkb=wkb,
             attrs=Jsonb(cur.attrs if values.attrs is None else values.attrs),
         ))  # fmt: skip
+        if values.geometry is not None or parent_id != cur.parent_id or layer != cur.layer:
+            rules.enforce(conn, [area_id])
         change = audit.Change(
             "update", "area", area_id, values.code or cur.code, tuple(dict.fromkeys((*path, *cur.path))),
             cur.version, cur.version + 1, {"fields": sorted(values.given())},

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 _ENTRY = re.compile(
@@ -128,3 +129,9 @@ def format_entry(code: str, unit_from, unit_to, floor_from, floor_to, households
     if part or households != whole_households:
         text += f"={households}"
     return text
+
+
+def format_members(members: Iterable[Sequence], whole_households: int) -> str:
+    """A building's ``microgrid`` cell: its memberships, each ``(code, unit_from, unit_to, floor_from, floor_to,
+    households)``, written by ``format_entry`` in the order given and joined by ``;`` (empty when there are none)."""
+    return ";".join(format_entry(*m[:6], whole_households) for m in members)

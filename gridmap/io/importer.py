@@ -9,6 +9,7 @@ the same import changes nothing.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import shapely
 from gridmap import fields, sql
 from gridmap.access import audit
 from gridmap.access.rules import Principal, cli_principal
-from gridmap.areas import membership
+from gridmap.areas import membership, rules
 from gridmap.areas.geometry import as_multipolygon, polygon_problem, same_geometry
 from gridmap.areas.levels import (
     AREA_LEVELS,
@@ -28,6 +29,7 @@ from gridmap.areas.levels import (
     CODE_PATTERN,
     COLUMNS,
     DEFAULT_LAYER,
+    HAS_GEOMETRY,
     KINDS,
     LAYER_PATTERN,
     LEVELS,
@@ -38,7 +40,8 @@ from gridmap.db import bulk
 from gridmap.db.locks import lock_for_import
 from gridmap.errors import InvalidInput
 from gridmap.fields import BadValue
-from gridmap.io.read import read_table
+from gridmap.io.datum import looks_shifted
+from gridmap.io.read import Source, read_source
 from gridmap.io.report import ImportReport
 
 Progress = Callable[[int], None]
@@ -67,12 +70,55 @@ def import_file(
     path: str | Path,
     *,
     crs: str | None = None,
+    encoding: str | None = None,
+    mapping: dict[str, str] | None = None,
     commit: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Read ``path`` and import it as ``level`` (see ``import_frame``)."""
+    """Read ``path`` (``read_source``: ``crs`` and ``encoding`` override what the file says, ``mapping``
+    renames its columns) and import it as ``level`` (see ``import_source``)."""
     _check_level(level)
-    return import_frame(conn, level, read_table(path, crs), commit=commit, progress=progress)
+    source = read_source(path, crs, encoding=encoding, mapping=mapping, level=level)
+    return import_source(conn, level, source, commit=commit, progress=progress)
+
+
+def import_source(
+    conn: psycopg.Connection,
+    level: str,
+    source: Source,
+    *,
+    commit: bool = False,
+    progress: Progress | None = None,
+    who: Principal | None = None,
+) -> ImportReport:
+    """Import a file already read (see ``import_frame``). A file that does not say which coordinates it
+    holds (or says only WGS-84 by its format) and whose shapes fit the stored map clearly better as GCJ-02
+    or BD-09 is refused as a whole
+    (a file-level error naming the system): ``--crs`` decides then. The report says how the file was read."""
+    _check_level(level)
+    frame = source.frame
+    described = {
+        "crs": source.crs, "crs_source": source.crs_source, "encoding": source.encoding,
+        "encoding_source": source.encoding_source, "renamed": source.renamed, "sample": list(source.sample),
+    }  # fmt: skip
+    # Unlabelled, or labelled WGS-84 by a format or program that stamps it on anything: compare with the map.
+    if source.crs_source in ("none", "file") and source.crs == "wgs84" and HAS_GEOMETRY[level]:
+        datum = looks_shifted(conn, level, frame)
+        if datum is not None:
+            report = ImportReport(level, rows=len(frame), source=described)
+            name = {"gcj02": "GCJ-02", "bd09": "BD-09"}[datum]
+            report.error(
+                0, None,
+                f"this looks like {name}: read as WGS-84 the shapes lie 100–700 m off the stored map; pass --crs "
+                f"{datum} (or --crs wgs84 if the file really is WGS-84)",
+                "crs",
+                f"坐标看起来是 {name}：按 WGS-84 读取时与现有底图相差 100–700 米；请加 --crs {datum}"
+                "（若文件确为 WGS-84，请加 --crs wgs84）",
+            )  # fmt: skip
+            return report
+    report = import_frame(conn, level, frame, commit=commit, progress=progress, who=who)
+    report.source = described
+    return report
 
 
 def import_frame(
@@ -102,7 +148,8 @@ def import_frame(
             lock_for_import(conn)
             rows = validate(conn, level, frame, report)
             if report.ok:
-                write(conn, level, rows, report, progress or (lambda n: None))
+                touched = write(conn, level, rows, report, progress or (lambda n: None))
+                _judge(conn, rows, touched, report)
             report.committed = commit and report.ok
             if not report.committed:
                 raise psycopg.Rollback(tx)
@@ -116,6 +163,32 @@ def import_frame(
         report.error(failed.row, failed.code, failed.reason)
         report.committed = False
     return report
+
+
+@dataclass(frozen=True)
+class _Touched:
+    """What a level's writer changed, for the geometry rules: areas whose shape, parent or layer got a new
+    version, and buildings whose shape or memberships changed."""
+
+    areas: tuple[int, ...] = ()
+    buildings: tuple[int, ...] = ()
+
+
+def _judge(conn: psycopg.Connection, rows: list[_Row], touched: _Touched, report: ImportReport) -> None:
+    """The rules every write path applies (gridmap.areas.rules), on what this import wrote; each breach
+    becomes an error on the row of the area or building at fault, naming the other rows involved."""
+    if not (touched.areas or touched.buildings):
+        return
+    row_of = {r.code: r.n for r in rows}
+    started = time.perf_counter()
+    found = rules.breaches(conn, touched.areas, touched.buildings)
+    report.rules_s = time.perf_counter() - started
+    for breach in found:
+        others = sorted({row_of[c] for c in breach.codes()[1:] if c in row_of})
+        also_en = f" (row {', '.join(map(str, others))})" if others else ""
+        also_zh = f"（第 {'、'.join(map(str, others))} 行）" if others else ""
+        report.error(row_of.get(breach.code, 0), breach.code, breach.message("en") + also_en, "geometry",
+                     breach.message("zh") + also_zh)  # fmt: skip
 
 
 def _check_level(level: str) -> None:
@@ -215,7 +288,7 @@ def _validate_areas(conn, level_name: str, frame, report: ImportReport) -> list[
     return rows
 
 
-def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> _Touched:
     level = AREA_LEVELS[level_name]
     current = {
         r[2]: r
@@ -223,7 +296,7 @@ def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, 
             sql.load("area_current_by_code"), {"level": level, "codes": [r.code for r in rows]}
         ).fetchall()
     }
-    versions, new = [], []
+    versions, new, moved = [], [], []
     for row in rows:
         v = row.values
         old = current.get(row.code)
@@ -237,6 +310,8 @@ def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, 
                 continue
             _execute(conn, row, "UPDATE area SET valid_to = now() WHERE id = %s AND valid_to IS NULL", (area_id,))
             versions.append((row, area_id, version + 1))
+            if (layer, parent) != (v["layer"], v["parent"]) or not same_geometry(shapely.from_wkb(wkb), v["geom"]):
+                moved.append(area_id)
             report.updated += 1
         else:
             new.append(row)
@@ -250,6 +325,7 @@ def _write_areas(conn, level_name: str, rows: list[_Row], report: ImportReport, 
         (area_id, version, level, row.code, row.values.get("parent_id"), row.values["name"], row.values["kind"],
          row.values["layer"], shapely.to_wkb(row.values["geom"])) for row, area_id, version in versions
     ], expressions={"geom": _MULTI_WKB})  # fmt: skip
+    return _Touched(areas=(*moved, *ids))
 
 
 _AREA_COLUMNS = {"id": "int8", "version": "int4", "level": "text", "code": "text", "parent_id": "int8",
@@ -306,7 +382,7 @@ _BUILDING_COLUMNS = {"id": "int8", "code": "text", "name": "text", "compound": "
                      "households": "int4", "floors": "int4", "units": "int4", "geom": "bytea"}  # fmt: skip
 
 
-def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> _Touched:
     codes = [r.code for r in rows]
     current = {
         rec[0]: rec
@@ -330,7 +406,7 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
         for r in new
     ], expressions={"geom": _MULTI_WKB}, given_ids=True)  # fmt: skip
     report.created += len(new)
-    ids, pending = [], []
+    ids, pending, written = [], [], list(new_ids.values())
     for row in rows:
         v = row.values
         old = current.get(row.code)
@@ -356,6 +432,7 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
             members_changed = _write_membership(conn, row, building_id, members.get(building_id, []), pending)
             if changed or members_changed:
                 report.updated += 1
+                written.append(building_id)
             else:
                 report.unchanged += 1
         ids.append(building_id)
@@ -373,6 +450,7 @@ def _write_buildings(conn, level_name: str, rows: list[_Row], report: ImportRepo
     ]
     if report.unassigned:
         report.warnings.append(f"{len(report.unassigned)} building(s) lie in no micro-grid (unassigned)")
+    return _Touched(buildings=tuple(written))
 
 
 def _write_membership(conn, row: _Row, building_id: int, existing: list[tuple], pending: list) -> bool:
@@ -440,7 +518,7 @@ def _validate_party_cells(conn, level_name: str, frame, report: ImportReport) ->
     return rows
 
 
-def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> _Touched:
     current = {
         rec[0]: rec
         for rec in conn.execute(
@@ -493,6 +571,7 @@ def _write_party_cells(conn, level_name: str, rows: list[_Row], report: ImportRe
         [link for _, link in links],
         on_conflict="ON CONFLICT (microgrid_id) DO UPDATE SET party_cell_id = EXCLUDED.party_cell_id",
     )
+    return _Touched()
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -535,7 +614,7 @@ def _validate_people(conn, level_name: str, frame, report: ImportReport) -> list
     return rows
 
 
-def _write_people(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> None:
+def _write_people(conn, level_name: str, rows: list[_Row], report: ImportReport, progress: Progress) -> _Touched:
     areas = sorted({r.values["area_id"] for r in rows if r.values["area_id"] is not None})
     cells = sorted({r.values["cell_id"] for r in rows if r.values["cell_id"] is not None})
     current = {
@@ -563,6 +642,7 @@ def _write_people(conn, level_name: str, rows: list[_Row], report: ImportReport,
                                        "party_cell_id": "int8"},
                  [(r.values["name"], r.values["phone"], r.values["role"], r.values["area_id"], r.values["cell_id"])
                   for r in new])  # fmt: skip
+    return _Touched()
 
 
 _BULK_TABLES = {

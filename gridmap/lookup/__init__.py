@@ -13,8 +13,9 @@ many points share one. The rules:
   with ``distance_m``; lowest code on equal distance.
 * **unassigned** — otherwise. The smallest enclosing grid, community or subdistrict is the fallback
   owner (属地兜底), and ``fallback`` is true; with nothing around the point every area is null.
-* ``at`` answers with the area versions valid at that instant; ``layer`` picks the grid layer
-  (多格合一), ``"all"`` answers every layer present. Households are today's totals.
+* ``at`` answers as things stood at that instant: the area versions valid then, and the memberships
+  (split buildings, households), party cells and people of then (their history: migration 0010);
+  buildings are today's. ``layer`` picks the grid layer (多格合一), ``"all"`` answers every layer present.
 
 
 May import the kernel, ``db``, ``sql``, ``access`` and ``areas``."""
@@ -153,7 +154,8 @@ def _owners(conn: psycopg.Connection, keys: list[tuple], at: datetime | None) ->
         chunk = keys[start : start + STATEMENT_POINTS]
         params = {"at": at, "base_rows": [k[0] for k in chunk], "microgrid_rows": [k[1] for k in chunk],
                   "owners": ["{" + ",".join(map(str, k[2])) + "}" for k in chunk]}  # fmt: skip
-        out += [row[1:] for row in conn.execute(sql.load("lookup_owners"), params, prepare=True)]
+        statement = sql.load_at("lookup_owners", at is not None)
+        out += [row[1:] for row in conn.execute(statement, params, prepare=True)]
     return out
 
 
@@ -243,7 +245,8 @@ def lookup_sql(
             chunk = order[start : start + STATEMENT_POINTS]
             params |= {"lon": [float(points_wgs84[i][0]) for i in chunk],
                        "lat": [float(points_wgs84[i][1]) for i in chunk]}  # fmt: skip
-            rows = conn.cursor(row_factory=namedtuple_row).execute(sql.load("lookup_points"), params, prepare=True)
+            statement = sql.load_at("lookup_points", options.at is not None)
+            rows = conn.cursor(row_factory=namedtuple_row).execute(statement, params, prepare=True)
             spots += [(chunk[spot.ord - 1], spot) for spot in rows]
         keys: dict[tuple, int] = {}
         for _, spot in spots:

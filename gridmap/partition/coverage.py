@@ -32,9 +32,9 @@ import psycopg
 import shapely
 
 from gridmap import geojson, sql
-from gridmap.areas.edit import OVERLAP_M2, PARENT_TOLERANCE_M
 from gridmap.areas.hierarchy import area_id_by_code
 from gridmap.areas.levels import DEFAULT_LAYER
+from gridmap.areas.rules import BUILDING_SHARE, OVERLAP_M2, PARENT_TOLERANCE_M
 from gridmap.areas.territory import Projection
 from gridmap.errors import InvalidInput
 from gridmap.partition.algorithm import Band
@@ -67,7 +67,7 @@ class Tolerances:
     gap_m2: float = 1.0
     overlap_m2: float = OVERLAP_M2
     outside_m: float = PARENT_TOLERANCE_M
-    building_share: float = 0.2
+    building_share: float = BUILDING_SHARE
     building_m2: float = 5.0
 
     def __post_init__(self) -> None:

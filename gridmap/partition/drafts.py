@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from gridmap import geojson, sql
 from gridmap.access import audit
 from gridmap.access.rules import Principal, check_jurisdiction, require
+from gridmap.areas import rules
 from gridmap.areas.codes import child_code
 from gridmap.areas.edit import area_in_jurisdiction, insert_version, last_sequence, move_people
 from gridmap.db.locks import lock_children, lock_for_edit
@@ -295,6 +296,10 @@ def _apply_grid(conn: psycopg.Connection, plan: dict) -> dict:
         ).fetchall()
     ]
     placed = sorted({m[0] for mg in plan["microgrids"] for m in mg["members"]})
+    # Buildings the old micro-grids held: the rules check them again once the new ones are written.
+    old_members = [b for (b,) in conn.execute(
+        "SELECT DISTINCT building_id FROM microgrid_member WHERE microgrid_id = ANY(%s)", (old_ids,)
+    )]  # fmt: skip
     conn.execute("DELETE FROM party_cell_microgrid WHERE microgrid_id = ANY(%s)", (old_ids,))
     conn.execute(
         "DELETE FROM microgrid_member WHERE microgrid_id = ANY(%s) OR building_id = ANY(%s)", (old_ids, placed)
@@ -315,6 +320,7 @@ def _apply_grid(conn: psycopg.Connection, plan: dict) -> dict:
             [(new_ids[mg["code"]], *member) for mg in plan["microgrids"] for member in mg["members"]],
         )
     moved = move_people(conn, old_ids, list(new_ids.values()))
+    rules.enforce(conn, new_ids.values(), [*placed, *old_members])
     created = _party_cells(conn, plan, new_ids, old_cells)
     return {
         "retired": [r[1] for r in old],

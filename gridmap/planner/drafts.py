@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 from gridmap import geojson
 from gridmap.access import audit
 from gridmap.access.rules import Principal, check_jurisdiction, require
+from gridmap.areas import rules
 from gridmap.areas.edit import area_in_jurisdiction, insert_version, last_sequence, move_people
 from gridmap.concurrency import check_version
 from gridmap.db.locks import lock_children, lock_for_edit
@@ -425,6 +426,10 @@ def _write(
 ) -> dict:
     stored = [p.id for p in pieces if p.id is not None]
     microgrids = [p for p in pieces if p.level == "microgrid"]
+    # Buildings the retired and changed micro-grids held: the rules check them again after the write.
+    touched = [b for (b,) in conn.execute(
+        "SELECT DISTINCT building_id FROM microgrid_member WHERE microgrid_id = ANY(%s)", (stored,)
+    )]  # fmt: skip
     conn.execute("DELETE FROM party_cell_microgrid WHERE microgrid_id = ANY(%s)", (stored,))
     conn.execute("DELETE FROM microgrid_member WHERE microgrid_id = ANY(%s)", (stored,))
     conn.execute("UPDATE area SET valid_to = now() WHERE id = ANY(%s) AND valid_to IS NULL", (stored,))
@@ -466,4 +471,8 @@ def _write(
         )
     retired = [p.id for p in microgrids if p.removed]
     moved = move_people(conn, retired, [ids[p.key] for p in live]) if retired else 0
+    try:
+        rules.enforce(conn, ids.values(), [*touched, *(m[0] for p in live for m in p.members)])
+    except rules.RulesBroken as broken:
+        raise DraftRefused(f"the draft cannot be saved: {broken}", broken.findings) from None
     return done | {"people_moved": moved}

@@ -1,6 +1,11 @@
 """Feature collections for GIS clients (the core of the OGC API – Features endpoint): the four area
 levels, buildings and incidents, each paged, filtered by bounding box and time, in WGS-84 (CRS84).
 
+The area and building collections carry the columns ``gridmap import`` reads (``gridmap.areas.levels.COLUMNS``:
+code, name, parent, kind, layer; code, name, compound, type, households, floors, units, microgrid) under those
+names and in the form ``gridmap export`` writes them, so what a GIS client saves (``ogr2ogr … OAPIF:…/ogc``)
+imports back unchanged; the other properties (id, level, version, valid_from, …) the import ignores.
+
 The web layer adds the OGC links and media types; this module knows nothing of HTTP."""
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from psycopg import sql as pgsql
 
 from gridmap import geojson, sql
 from gridmap.access.rules import Principal, case_jurisdiction
+from gridmap.areas import membership
 from gridmap.areas.hierarchy import AreaFilter, get_area, list_areas
 from gridmap.areas.hierarchy import parse_bbox as parse_area_bbox
 from gridmap.errors import InvalidInput, NotFound
@@ -39,7 +45,9 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
     Collection("grids", "Grids 网格", "Grids (网格) of every layer, comprehensive and specialised.", "grid"),
     Collection("microgrids", "Micro-grids 微网格", "Micro-grids (微网格) of 30–50 households, with households.",
                "microgrid"),
-    Collection("buildings", "Buildings 楼栋", "Buildings with households, floors, units and their micro-grid."),
+    Collection("buildings", "Buildings 楼栋", "Buildings in the columns `gridmap import buildings` reads: code, "
+               "name, compound, type, households, floors, units and microgrid (every micro-grid holding it, with "
+               "the units/floors and households of each part, as `gridmap export buildings` writes it)."),
     Collection("incidents", "Incidents 事件", "Citizen incidents with category, state and the area they were "
                "routed to (no reporter details).", permission="incident.read"),
 )}  # fmt: skip
@@ -164,4 +172,9 @@ def _page(conn: psycopg.Connection, query: str, params: dict) -> tuple[list[dict
     params = {"id": None, "scope": None, "start": None, "end": None} | params
     rows = conn.execute(sql.load(query), params).fetchall()
     matched = rows[0][-1] if rows else 0
-    return geojson.from_rows(rows), matched
+    found = geojson.from_rows(rows)
+    if query == "features_buildings":
+        # The import's ``microgrid`` column from the memberships (third column), written by the one formatter.
+        for f, row in zip(found, rows, strict=True):
+            f["properties"]["microgrid"] = membership.format_members(row[2], f["properties"]["households"])
+    return found, matched

@@ -1,7 +1,7 @@
 -- Area versions valid at one instant, filtered, as properties + WKB, one page in code order.
 -- Parameters: at (NULL = now), id, level, parent (identity id), code (prefix), layer, bbox (4 floats
 -- or NULL), limit, offset. Each filter is skipped when NULL.
-SELECT area_json(a) || jsonb_build_object('parent', CASE WHEN p.id IS NOT NULL
+SELECT area_json_at(a, %(at)s::timestamptz) || jsonb_build_object('parent', CASE WHEN p.id IS NOT NULL
            THEN jsonb_build_object('id', p.id, 'code', p.code, 'name', p.name) END) AS properties,
        ST_AsBinary(a.geom) AS wkb,
        count(*) OVER () AS matched

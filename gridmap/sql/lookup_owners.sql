@@ -1,5 +1,8 @@
 -- Who answers for each owner key that lookup_points.sql found: the chain upwards from the base area (each
--- parent as it stood at time t), the party cell of the owning micro-grid and the people to call.
+-- parent as it stood at time t), the party cell of the owning micro-grid and the people to call, all as
+-- they stood at t, households included: <table>_at(%(at)s) reads a table's history (migration 0010).
+-- Load it with gridmap.sql.load_at: for now (at NULL) each <table>_at(…) is the current table itself, so
+-- now is read and planned as it was before there was history.
 -- One row per key, in key order. Set-wise, not per key: a grid, community or subdistrict shared by many
 -- keys is read and turned into JSON once. The generic plan guesses 10 keys whatever the batch: tables are
 -- reached through their indexes and no CTE is joined to another big one, else one would be scanned per
@@ -25,7 +28,7 @@ up AS (
 ),
 -- area_json once per area, not once per key that shares it; by index, whatever the row estimate
 doc AS MATERIALIZED (
-    SELECT r.row_id, (SELECT area_json(a) FROM area a WHERE a.row_id = r.row_id) AS doc
+    SELECT r.row_id, (SELECT area_json_at(a, %(at)s::timestamptz) FROM area a WHERE a.row_id = r.row_id) AS doc
     FROM (SELECT DISTINCT row_id FROM up) r
 ),
 chain AS (
@@ -41,13 +44,13 @@ callee AS (
     FROM k
     LEFT JOIN chain c ON c.ord = k.ord
     CROSS JOIN unnest(coalesce(c.upper_ids, '{}') || k.owner_ids) x (area_id)
-    JOIN person pe ON pe.area_id = x.area_id
+    JOIN person_at(%(at)s::timestamptz) pe ON pe.area_id = x.area_id
     UNION
     SELECT k.ord, pe.id, pe.name, pe.role, pe.phone, pe.area_id, pe.party_cell_id
     FROM k
     CROSS JOIN unnest(k.owner_ids) x (microgrid_id)
-    JOIN party_cell_microgrid pcm ON pcm.microgrid_id = x.microgrid_id
-    JOIN person pe ON pe.party_cell_id = pcm.party_cell_id
+    JOIN party_cell_microgrid_at(%(at)s::timestamptz) pcm ON pcm.microgrid_id = x.microgrid_id
+    JOIN person_at(%(at)s::timestamptz) pe ON pe.party_cell_id = pcm.party_cell_id
 ),
 -- Codes by index, one per person row: a join here is planned for the generic plan's guess of the rows
 -- and then reads the whole area table for one point.
@@ -57,8 +60,13 @@ people AS (
         ORDER BY array_position(ARRAY['microgrid_worker', 'building_chief', 'cell_leader', 'grid_worker'], pe.role),
                  pe.area_code DESC, pe.name) AS people
     FROM (
-        SELECT c.*, (SELECT ar.code FROM area ar WHERE ar.id = c.area_id AND ar.valid_to IS NULL) AS area_code,
-               (SELECT pc.code FROM party_cell pc WHERE pc.id = c.party_cell_id) AS cell_code
+        SELECT c.*,
+               CASE WHEN %(at)s::timestamptz IS NULL
+                    THEN (SELECT ar.code FROM area ar WHERE ar.id = c.area_id AND ar.valid_to IS NULL)
+                    ELSE (SELECT ar.code FROM area ar
+                          WHERE ar.id = c.area_id AND valid_at(ar.valid_from, ar.valid_to, %(at)s::timestamptz))
+               END AS area_code,
+               (SELECT pc.code FROM party_cell_at(%(at)s::timestamptz) pc WHERE pc.id = c.party_cell_id) AS cell_code
         FROM callee c
     ) pe
     GROUP BY pe.ord
@@ -67,8 +75,8 @@ cell AS (
     SELECT k.ord, jsonb_build_object('id', pc.id, 'code', pc.code, 'name', pc.name, 'branch', pc.branch) AS party_cell
     FROM k
     JOIN area a ON a.row_id = k.microgrid_row
-    JOIN party_cell_microgrid pcm ON pcm.microgrid_id = a.id
-    JOIN party_cell pc ON pc.id = pcm.party_cell_id
+    JOIN party_cell_microgrid_at(%(at)s::timestamptz) pcm ON pcm.microgrid_id = a.id
+    JOIN party_cell_at(%(at)s::timestamptz) pc ON pc.id = pcm.party_cell_id
 )
 -- The parts meet by grouping on ord, not by joins that the generic plan would nest.
 SELECT u.ord,

@@ -1,6 +1,9 @@
 -- Where many points × layers fall, in one statement: the match, the base area row the owner chain starts
 -- from, the owning micro-grid(s), the building and its units. Who owns a base area (chain, party cell, people)
 -- depends on the area, not the point: lookup_owners.sql builds it once per owner. Rules: gridmap/lookup.py.
+-- Memberships, party cells and households as they stood at t (<table>_at(%(at)s): a table's history; loaded
+-- with gridmap.sql.load_at, which reads the current tables for now, see lookup_owners.sql). Buildings are
+-- not versioned: today's.
 -- Parameters: lon, lat float8[] (WGS-84), layers text[], at timestamptz (NULL = now),
 -- nearest_m float8, unit int, floor int (NULL = not given).
 WITH params AS (
@@ -35,13 +38,13 @@ resolved AS (
     -- A building split by unit (单元) or floor: several covering micro-grids hold parts of it.
     LEFT JOIN LATERAL (
         SELECT array_agg(DISTINCT m.microgrid_id) AS ids
-        FROM microgrid_member m
+        FROM microgrid_member_at(%(at)s::timestamptz) m
         WHERE m.building_id = bld.id AND m.microgrid_id = ANY(cover.ids)
         HAVING count(DISTINCT m.microgrid_id) > 1
     ) split ON true
     LEFT JOIN LATERAL (
         SELECT min(m.microgrid_id) AS id
-        FROM microgrid_member m
+        FROM microgrid_member_at(%(at)s::timestamptz) m
         WHERE split.ids IS NOT NULL AND (params.unit IS NOT NULL OR params.floor IS NOT NULL)
           AND m.building_id = bld.id AND m.microgrid_id = ANY(split.ids)
           AND (params.unit IS NULL OR int4range(m.unit_from, m.unit_to, '[]') @> params.unit)
@@ -101,13 +104,13 @@ LEFT JOIN LATERAL (
 ) bld ON true
 LEFT JOIN LATERAL (
     SELECT jsonb_agg(jsonb_build_object(
-        'microgrid', area_json(a), 'unit_from', m.unit_from, 'unit_to', m.unit_to,
+        'microgrid', area_json_at(a, %(at)s::timestamptz), 'unit_from', m.unit_from, 'unit_to', m.unit_to,
         'floor_from', m.floor_from, 'floor_to', m.floor_to, 'households', m.households,
         'party_cell', pc.code) ORDER BY a.code, m.unit_from, m.floor_from) AS units
-    FROM microgrid_member m
+    FROM microgrid_member_at(%(at)s::timestamptz) m
     JOIN area a ON a.row_id = o.cover_rows[array_position(o.cover_ids, m.microgrid_id)]
-    LEFT JOIN party_cell_microgrid pcm ON pcm.microgrid_id = m.microgrid_id
-    LEFT JOIN party_cell pc ON pc.id = pcm.party_cell_id
+    LEFT JOIN party_cell_microgrid_at(%(at)s::timestamptz) pcm ON pcm.microgrid_id = m.microgrid_id
+    LEFT JOIN party_cell_at(%(at)s::timestamptz) pc ON pc.id = pcm.party_cell_id
     WHERE o.split_ids IS NOT NULL AND m.building_id = o.building_id AND m.microgrid_id = ANY(o.split_ids)
 ) units ON true
 ORDER BY o.ord, o.layer

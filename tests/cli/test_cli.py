@@ -19,7 +19,7 @@ def test_import_dry_run_commit_and_export(empty_db, tmp_path):
     files = small_city(tmp_path)
     dry = cli("import", "subdistricts", str(files["subdistricts"]), GRIDMAP_DATABASE_URL=empty_db)
     assert dry.returncode == 0, dry.stderr
-    assert "dry run" in dry.stdout
+    assert "试运行" in dry.stdout  # Chinese first
     with connect(empty_db) as conn:
         assert count(conn, "area") == 0
     done = cli(
@@ -27,9 +27,12 @@ def test_import_dry_run_commit_and_export(empty_db, tmp_path):
     )
     assert done.returncode == 0 and '"committed": true' in done.stdout
     bad = cli("import", "communities", str(files["subdistricts"]), "--commit", GRIDMAP_DATABASE_URL=empty_db)
-    assert bad.returncode == 1 and "row 1" in bad.stdout
+    assert bad.returncode == 1 and "不是有效的社区编码" in bad.stdout, bad.stdout  # the error table, in Chinese
+    english = cli("import", "communities", str(files["subdistricts"]), "--lang", "en", GRIDMAP_DATABASE_URL=empty_db,
+                  COLUMNS="200")  # fmt: skip
+    assert english.returncode == 1 and "is not a valid community (12 digits) code" in english.stdout, english.stdout
     unknown = cli("import", "districts", str(files["subdistricts"]), GRIDMAP_DATABASE_URL=empty_db)
-    assert unknown.returncode == 2 and "unknown level" in unknown.stderr
+    assert unknown.returncode == 2 and "未知的层级" in unknown.stderr
     out = tmp_path / "out.geojson"
     exported = cli("export", "subdistricts", str(out), GRIDMAP_DATABASE_URL=empty_db)
     assert exported.returncode == 0 and out.exists()

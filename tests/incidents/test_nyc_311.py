@@ -123,7 +123,7 @@ def test_nyc_311_history_through_the_bulk_import(nyc, tmp_path):
     with_points[["external_id", "reported_at", "closed_at", "category", "description", "address", "status", "lon",
                  "lat"]].to_csv(path, index=False)  # fmt: skip
     env = {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_TIMEZONE": "America/New_York"}
-    dry = cli("import", "incidents", str(path), **env)
+    dry = cli("import", "incidents", str(path), "--lang", "en", **env)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "dry run" in dry.stdout and "routed:" in dry.stdout
     with psycopg.connect(url) as conn:

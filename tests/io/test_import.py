@@ -82,7 +82,8 @@ def _changes(level: str, tmp_path) -> tuple[object, int]:
             feature({"code": "440309902", "name": "新街道"}, square(114.05, y, 0.01)),
         ],
         "communities": [
-            feature({"code": COMM, "name": "测试社区（改名）", "parent": SUB}, square(x, y, 0.01)),
+            # renamed and shrunk to the south-west quarter, which leaves room for a new community
+            feature({"code": COMM, "name": "测试社区（改名）", "parent": SUB}, square(x, y, 0.005)),
             feature({"code": SUB + "002", "name": "新社区", "parent": SUB}, square(114.035, 22.605, 0.001)),
         ],
         "grids": [
@@ -273,7 +274,8 @@ def test_buildings_join_the_microgrid_that_contains_them_or_are_listed_unassigne
                 },
                 square(114.0305, 22.6005, 0.0002),
             ),
-            feature({"code": "B3", "households": 5}, square(114.05, 22.605, 0.0002)),  # in no micro-grid
+            # in no micro-grid: listed as unassigned, and refused while it has households (the rules)
+            feature({"code": "B3", "households": 0}, square(114.05, 22.605, 0.0002)),
         ],
     )
     report = _import(empty_db, "buildings", path, commit=True)
