@@ -6,8 +6,9 @@ around what it changed, and commits only when the answer is empty (``enforce``).
 
 - **overlap** — two current areas of one level and layer share more than ``OVERLAP_M2`` of land (smaller
   slivers are shared edges stored as doubles). Micro-grids holding parts of one building (a tower split by
-  unit or floor) share its footprint by design, so a micro-grid is judged once it holds buildings: one that
-  holds none yet (micro-grids imported before their buildings) is judged when its memberships are written;
+  unit or floor) share its footprint by design: two that share a building may overlap; a micro-grid that
+  holds nothing yet may overlap one that does only on stored building footprints; two that hold nothing yet
+  (a file of micro-grids before its buildings) are judged when the buildings import fills them;
 - **outside_parent** — an area sticks out of its parent by more than ``PARENT_TOLERANCE_M`` metres;
 - **child_outside** — a changed area leaves one of its children sticking out of it;
 - **building_twice** — a building counted for more households than it has;

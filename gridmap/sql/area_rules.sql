@@ -1,10 +1,11 @@
 -- The geometry rules every write path applies before it commits (gridmap.areas.rules), read set-wise
 -- from the state the transaction has written so far. One row per breach:
 --   overlap             a judged area and a current area of its level and layer share more than overlap_m2.
---                       Micro-grids holding parts of one building share its footprint by design, so a
---                       micro-grid is judged once it holds buildings: a new one that holds none yet (a
---                       file of micro-grids before its buildings) is judged when its memberships are
---                       written, with the micro-grids of the buildings checked;
+--                       Micro-grids holding parts of one building share its footprint by design: two that
+--                       share a building are fine; one that holds nothing yet may share stored buildings'
+--                       footprints with one that does (a new unit part of a tower), and two that hold
+--                       nothing yet (a file of micro-grids before its buildings) are judged when their
+--                       memberships are written, with the micro-grids of the buildings checked;
 --   outside_parent      a changed area sticks out of its parent by more than tolerance_m;
 --   child_outside       a current child sticks out of a changed area by more than tolerance_m;
 --   building_twice      a building counted for more households than it has;
@@ -33,7 +34,6 @@ checked AS MATERIALIZED (
 ),
 judged AS MATERIALIZED (
     SELECT c.* FROM changed c
-    WHERE c.level <> 'microgrid' OR EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = c.id)
     UNION
     SELECT a.id, a.code, a.level, a.layer, a.parent_id, a.geom
     FROM area a
@@ -49,6 +49,19 @@ overlap AS (
     WHERE NOT EXISTS (
         SELECT 1 FROM microgrid_member x JOIN microgrid_member y ON y.building_id = x.building_id
         WHERE x.microgrid_id = c.id AND y.microgrid_id = o.id)
+      AND CASE WHEN c.level <> 'microgrid' THEN true
+               -- both hold buildings (and share none): a real double coverage
+               WHEN EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = c.id)
+                    AND EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = o.id) THEN true
+               -- both still empty: parts of a tower whose buildings come later, judged then
+               WHEN NOT EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = c.id)
+                    AND NOT EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = o.id) THEN false
+               -- one empty: a new part of a stored tower may share only building footprints
+               ELSE ST_Area(ST_Difference(ST_Intersection(c.geom, o.geom), coalesce(
+                        (SELECT ST_Union(b.geom) FROM building b
+                         WHERE b.geom && c.geom AND b.geom && o.geom), 'SRID=4326;GEOMETRYCOLLECTION EMPTY'::geometry
+                    ))::geography) > %(overlap_m2)s
+          END
     ORDER BY least(c.code, o.code), greatest(c.code, o.code), c.code
 ),
 outside AS (

@@ -169,3 +169,48 @@ def test_an_unlabelled_file_in_a_chinese_datum_is_stopped_and_crs_decides(demo_d
         fresh = import_file(conn, "microgrids", new_path)
     assert [e.field for e in fresh.errors] == ["crs"], fresh.errors
     assert _state(demo_db) == before
+
+
+def test_a_new_micro_grid_over_one_that_holds_buildings_is_refused(demo_db, tmp_path):
+    """An empty micro-grid may share only building footprints with a filled one (a new unit part of a tower):
+    a copy of three filled micro-grids under new codes covers their whole land and is refused."""
+    with connect(demo_db) as conn:
+        filled = conn.execute(
+            "SELECT a.code FROM area a WHERE a.level = 'microgrid' AND a.valid_to IS NULL AND a.layer = 'comprehensive'"
+            " AND EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = a.id)"
+            " AND NOT EXISTS (SELECT 1 FROM microgrid_member m JOIN microgrid_member o ON o.building_id = m.building_id"
+            " AND o.microgrid_id <> m.microgrid_id WHERE m.microgrid_id = a.id) ORDER BY a.code LIMIT 3"
+        ).fetchall()
+        mgs = export_frame(conn, "microgrids")
+    copies = mgs[mgs["code"].isin([c for (c,) in filled])].copy()
+    copies["code"] = [c[:-3] + str(990 + i) for i, c in enumerate(copies["code"])]
+    path = tmp_path / "copies.gpkg"
+    copies.to_file(path, engine="pyogrio")
+    before = _state(demo_db)
+    with connect(demo_db) as conn:
+        report = import_file(conn, "microgrids", path, crs="wgs84", commit=True)
+    assert not report.committed and report.created == 3
+    overlapped = {e.code for e in report.errors if " overlaps " in e.reason}
+    assert overlapped == set(copies["code"]), report.errors  # each copy, on its own row
+    assert all(e.field == "geometry" and e.row > 0 for e in report.errors)
+    assert _state(demo_db) == before
+
+
+def test_a_new_unit_micro_grid_on_a_stored_tower_is_accepted(demo_db, tmp_path):
+    """The other side of the rule: an empty micro-grid drawn on one stored building's footprint (a new unit part
+    of a tower) overlaps the filled micro-grid holding it only on that footprint, and is imported."""
+    with connect(demo_db) as conn:
+        grid, code, wkb = conn.execute(
+            "SELECT g.code, a.code, ST_AsBinary(b.geom) FROM building b"
+            " JOIN microgrid_member m ON m.building_id = b.id"
+            " JOIN area a ON a.id = m.microgrid_id AND a.valid_to IS NULL AND a.layer = 'comprehensive'"
+            " JOIN area g ON g.id = a.parent_id AND g.valid_to IS NULL"
+            " WHERE ST_Covers(a.geom, b.geom) AND ST_Area(b.geom::geography) > 200 ORDER BY b.code LIMIT 1"
+        ).fetchone()
+    new = gpd.GeoDataFrame({"code": [grid + "990"], "name": ["新单元微网格"], "parent": [grid]},
+                           geometry=[shapely.from_wkb(wkb)], crs=4326)  # fmt: skip
+    path = tmp_path / "unit.gpkg"
+    new.to_file(path, engine="pyogrio")
+    with connect(demo_db) as conn:
+        report = import_file(conn, "microgrids", path, crs="wgs84")
+    assert report.ok and report.created == 1, (code, report.errors)
