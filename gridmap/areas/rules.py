@@ -106,13 +106,20 @@ class RulesBroken(InvalidInput):
 def breaches(conn: psycopg.Connection, area_ids: Iterable[int] = (), building_ids: Iterable[int] = ()) -> list[Breach]:
     """What the state this transaction sees breaks around ``area_ids`` (areas whose current version it wrote)
     and ``building_ids`` (buildings whose shape or memberships it wrote), in problem and code order."""
-    rows = conn.execute(
-        sql.load("area_rules"),
-        {
-            "area_ids": sorted(set(area_ids)), "building_ids": sorted(set(building_ids)),
-            "tolerance_m": PARENT_TOLERANCE_M, "overlap_m2": OVERLAP_M2, "building_share": BUILDING_SHARE,
-        },
-    ).fetchall()  # fmt: skip
+    area_ids, building_ids = sorted(set(area_ids)), sorted(set(building_ids))
+    if not (area_ids or building_ids):
+        return []
+    with conn.transaction():
+        # The statement's cost estimate for a city-sized import is in the millions, which switches on JIT
+        # compilation: measured here, 1.1 s of compiling for a statement that then runs in 0.6 s.
+        conn.execute("SET LOCAL jit = off")
+        rows = conn.execute(
+            sql.load("area_rules"),
+            {
+                "area_ids": area_ids, "building_ids": building_ids,
+                "tolerance_m": PARENT_TOLERANCE_M, "overlap_m2": OVERLAP_M2, "building_share": BUILDING_SHARE,
+            },
+        ).fetchall()  # fmt: skip
     return [Breach(problem, code, other, m2, households) for problem, code, other, m2, households in rows]
 
 

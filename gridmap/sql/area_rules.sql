@@ -19,12 +19,12 @@ WITH changed AS MATERIALIZED (
     FROM area a
     WHERE a.id = ANY(%(area_ids)s::bigint[]) AND a.valid_to IS NULL
 ),
--- Each parent and each changed area with children, widened by the tolerance once (not once per child).
+-- Each parent and each changed area that can have children, widened by the tolerance once (not per child).
 zone AS MATERIALIZED (
     SELECT p.id, p.code, ST_Buffer(p.geom::geography, %(tolerance_m)s)::geometry AS geom
     FROM area p
     WHERE p.valid_to IS NULL
-      AND (p.id IN (SELECT parent_id FROM changed) OR p.id IN (SELECT id FROM changed))
+      AND (p.id IN (SELECT parent_id FROM changed) OR p.id IN (SELECT id FROM changed WHERE level <> 'microgrid'))
 ),
 checked AS MATERIALIZED (
     SELECT b.id, b.code, b.households, b.geom
@@ -32,35 +32,47 @@ checked AS MATERIALIZED (
     WHERE b.id = ANY(%(building_ids)s::bigint[])
        OR b.id IN (SELECT m.building_id FROM microgrid_member m JOIN changed c ON c.id = m.microgrid_id)
 ),
+-- The areas judged for overlap, each with whether it holds buildings and its shape shrunk by 1e-7° (≈ 1 cm):
+-- neighbours that only share edges do not meet the shrunk shape, so the exact intersection is computed for
+-- real overlaps alone (an overlap under 1 cm wide everywhere is the noise of edges stored as doubles).
 judged AS MATERIALIZED (
-    SELECT c.* FROM changed c
-    UNION
-    SELECT a.id, a.code, a.level, a.layer, a.parent_id, a.geom
-    FROM area a
-    WHERE a.valid_to IS NULL
-      AND a.id IN (SELECT m.microgrid_id FROM microgrid_member m JOIN checked ch ON ch.id = m.building_id)
+    SELECT j.*, EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = j.id) AS filled,
+           ST_Buffer(j.geom, -1e-7) AS inner
+    FROM (
+        SELECT c.id, c.code, c.level, c.layer, c.geom FROM changed c
+        UNION
+        SELECT a.id, a.code, a.level, a.layer, a.geom
+        FROM area a
+        WHERE a.valid_to IS NULL
+          AND a.id IN (SELECT m.microgrid_id FROM microgrid_member m JOIN checked ch ON ch.id = m.building_id)
+    ) j
 ),
 overlap AS (
     SELECT DISTINCT ON (least(c.code, o.code), greatest(c.code, o.code))
-           c.code, o.code AS other, ST_Area(ST_Intersection(c.geom, o.geom)::geography) AS m2
+           c.code, o.code AS other,
+           CASE WHEN c.level = 'microgrid' AND NOT (c.filled AND o.filled)
+                -- one of them empty: a new part of a stored tower may share building footprints
+                THEN ST_Area(ST_Difference(ST_Intersection(c.geom, o.geom), coalesce(
+                         (SELECT ST_Union(b.geom) FROM building b WHERE b.geom && c.geom AND b.geom && o.geom),
+                         'SRID=4326;GEOMETRYCOLLECTION EMPTY'::geometry))::geography)
+                ELSE ST_Area(ST_Intersection(c.geom, o.geom)::geography)
+           END AS m2
     FROM judged c
-    JOIN area o ON o.valid_to IS NULL AND o.level = c.level AND o.layer = c.layer AND o.id <> c.id
-               AND o.geom && c.geom AND ST_Relate(o.geom, c.geom, 'T********')
-    WHERE NOT EXISTS (
-        SELECT 1 FROM microgrid_member x JOIN microgrid_member y ON y.building_id = x.building_id
-        WHERE x.microgrid_id = c.id AND y.microgrid_id = o.id)
-      AND CASE WHEN c.level <> 'microgrid' THEN true
-               -- both hold buildings (and share none): a real double coverage
-               WHEN EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = c.id)
-                    AND EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = o.id) THEN true
-               -- both still empty: parts of a tower whose buildings come later, judged then
-               WHEN NOT EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = c.id)
-                    AND NOT EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = o.id) THEN false
-               -- one empty: a new part of a stored tower may share only building footprints
-               ELSE ST_Area(ST_Difference(ST_Intersection(c.geom, o.geom), coalesce(
-                        (SELECT ST_Union(b.geom) FROM building b
-                         WHERE b.geom && c.geom AND b.geom && o.geom), 'SRID=4326;GEOMETRYCOLLECTION EMPTY'::geometry
-                    ))::geography) > %(overlap_m2)s
+    CROSS JOIN LATERAL (
+        SELECT a.id, a.code, a.geom, EXISTS (SELECT 1 FROM microgrid_member m WHERE m.microgrid_id = a.id) AS filled
+        FROM area a
+        WHERE a.valid_to IS NULL AND a.level = c.level AND a.layer = c.layer AND a.id <> c.id AND a.geom && c.geom
+        OFFSET 0  -- kept a subquery per judged area, so it is reached by the GiST index (a merge join on level
+                  -- and layer, the planner's choice otherwise, compared 52 million pairs for 7,000 micro-grids)
+    ) o
+    -- cheapest first (CASE keeps the order): two empty micro-grids are parts of a tower whose buildings come
+    -- later and are judged then; then the shrunk shape; micro-grids sharing a building share its footprint
+    WHERE CASE WHEN c.level = 'microgrid' AND NOT c.filled AND NOT o.filled THEN false
+               WHEN NOT ST_Intersects(c.inner, o.geom) THEN false
+               WHEN c.level = 'microgrid' AND EXISTS (
+                   SELECT 1 FROM microgrid_member x JOIN microgrid_member y ON y.building_id = x.building_id
+                   WHERE x.microgrid_id = c.id AND y.microgrid_id = o.id) THEN false
+               ELSE true
           END
     ORDER BY least(c.code, o.code), greatest(c.code, o.code), c.code
 ),
@@ -81,12 +93,22 @@ held AS (
            coalesce(sum(m.households), 0) AS counted,
            array_agg(DISTINCT a.code ORDER BY a.code) FILTER (WHERE a.id IS NOT NULL) AS holders,
            -- whole footprints inside one holder are the common case: no intersection to compute then
-           coalesce(bool_or(ST_Covers(a.geom, ch.geom)), false) AS inside,
-           ST_Union(a.geom) FILTER (WHERE a.id IS NOT NULL) AS land
+           coalesce(bool_or(ST_Covers(a.geom, ch.geom)), false) AS inside
     FROM checked ch
     LEFT JOIN microgrid_member m ON m.building_id = ch.id
     LEFT JOIN area a ON a.id = m.microgrid_id AND a.valid_to IS NULL
     GROUP BY ch.id, ch.code, ch.households, ch.geom
+),
+-- the land of the holders, only for the buildings no single holder covers
+elsewhere AS (
+    SELECT h.code, h.holders, h.households, h.geom, l.land
+    FROM held h
+    CROSS JOIN LATERAL (
+        SELECT ST_Union(a.geom) AS land
+        FROM microgrid_member m JOIN area a ON a.id = m.microgrid_id AND a.valid_to IS NULL
+        WHERE m.building_id = h.id
+    ) l
+    WHERE h.holders IS NOT NULL AND h.counted <= h.households AND NOT h.inside
 )
 SELECT 'overlap' AS problem, code, other, m2, NULL::integer AS households FROM overlap WHERE m2 > %(overlap_m2)s
 UNION ALL
@@ -99,9 +121,8 @@ FROM held WHERE counted > households
 UNION ALL
 SELECT 'building_elsewhere', code, array_to_string(holders, ','),
        ST_Area(ST_Difference(geom, land)::geography), households
-FROM held
-WHERE holders IS NOT NULL AND counted <= households AND NOT inside
-  AND ST_Area(ST_Intersection(geom, land)) < %(building_share)s * ST_Area(geom)
+FROM elsewhere
+WHERE ST_Area(ST_Intersection(geom, land)) < %(building_share)s * ST_Area(geom)
 UNION ALL
 SELECT 'building_unassigned', code, NULL, NULL, households FROM held WHERE holders IS NULL AND households > 0
 ORDER BY 1, 2, 3
