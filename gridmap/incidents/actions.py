@@ -14,6 +14,7 @@ from gridmap.access.rules import Principal, require
 from gridmap.areas.levels import PERSON_LEVEL
 from gridmap.concurrency import check_version
 from gridmap.errors import InvalidInput, StateConflict
+from gridmap.incidents.address import Reading, read_address
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.cases import visible_case
 from gridmap.incidents.categories import get_category
@@ -107,7 +108,9 @@ def _split(conn, who, incident_id: int, row: dict, given: ActionInput, calendar,
     _, channel, description, lon, lat, address, building_id, source, confidence = report
     category = get_category(conn, row["category"])
     new_report = NewReport(category.code, description, channel, address=address)
-    where = Location(lon, lat, building_id, source, confidence)
+    # A report located by its address routes again with the unit and floor the address gives, as it did.
+    said = read_address(address) if source == "address" and address else Reading("", None)
+    where = Location(lon, lat, building_id, source, confidence, unit=said.unit, floor=said.floor)
     new_id, route = open_case(conn, who, category, new_report, where, calendar, policy, now)
     conn.execute("UPDATE incident_report SET incident_id = %s, is_repeat = false WHERE id = %s", (new_id, given.report))
     conn.execute("UPDATE incident SET reports = reports - 1 WHERE id = %s", (incident_id,))

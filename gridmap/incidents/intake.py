@@ -15,9 +15,10 @@ from psycopg.types.json import Jsonb
 from gridmap import fields
 from gridmap.access.rules import Principal, in_jurisdiction, jurisdiction_ids, require
 from gridmap.errors import InvalidInput
+from gridmap.incidents.address import normalise
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import Category, get_category
-from gridmap.incidents.gazetteer import NOTHING_BELOW, match_address
+from gridmap.incidents.gazetteer import match_address
 from gridmap.incidents.history import record_event
 from gridmap.incidents.routing import Policy, Route, check_in_region, check_within, route_point, unrouted
 from gridmap.lookup import AREA_KEYS
@@ -51,7 +52,9 @@ class NewReport:
 
 @dataclass
 class Location:
-    """Where a report is, and how that was found."""
+    """Where a report is, and how that was found; an address may also give the unit and floor (which pick
+    the micro-grid of a building split by unit or floor) and, when it is too weak to locate the report,
+    the candidates and doubts a dispatcher sees in the needs-location queue."""
 
     lon: float | None
     lat: float | None
@@ -59,6 +62,9 @@ class Location:
     source: str  # point | building | address | none
     confidence: float | None = None
     candidates: list[dict] = field(default_factory=list)
+    unit: int | None = None
+    floor: int | None = None
+    doubts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,8 @@ def _check(report: NewReport, now: datetime) -> None:
         minutes=5
     ):
         raise InvalidInput("reported_at must not lie in the future or more than ten years back", "reported_at")
-    if report.lon is None and report.building is None and not report.address:
+    # An address of spaces and punctuation says nothing: the one report without a usable place at all.
+    if report.lon is None and report.building is None and not normalise(report.address or ""):
         raise InvalidInput("say where: lon/lat (with crs), a building code, or address text", "lon")
 
 
@@ -104,7 +111,8 @@ def _building_point(conn: psycopg.Connection, building_id: int) -> tuple[float, 
 
 def locate(conn: psycopg.Connection, report: NewReport, policy: Policy) -> Location:
     """Where the report is: its point (checked inside the region); else its building's; else the building its
-    address names, when the match is confident enough (else no point: the needs-location queue)."""
+    address names, with the unit and floor it gives, when the match is confident enough. Any other address,
+    however weak, gives no point and waits in the needs-location queue with its candidates: never refused."""
     if report.lon is not None:
         check_in_region(conn, report.lon, report.lat, policy.region_margin_m)
         building = conn.execute(
@@ -119,15 +127,10 @@ def locate(conn: psycopg.Connection, report: NewReport, policy: Policy) -> Locat
             raise InvalidInput(f"no building with code {report.building!r}", "building")
         return Location(*_building_point(conn, row[0]), row[0], "building", 1.0)
     match = match_address(conn, report.address)
-    if match.confidence < NOTHING_BELOW:
-        raise InvalidInput(
-            f"the address {report.address!r} matches no building well enough; send lon/lat or a building code",
-            "address",
-        )
     if match.building_id is None or match.confidence < policy.address_min_confidence:
-        return Location(None, None, None, "address", match.confidence, match.candidates)
+        return Location(None, None, None, "address", match.confidence, match.candidates, doubts=match.doubts)
     return Location(*_building_point(conn, match.building_id), match.building_id, "address", match.confidence,
-                    match.candidates)  # fmt: skip
+                    match.candidates, match.unit, match.floor)  # fmt: skip
 
 
 def find_repeat(
@@ -218,9 +221,9 @@ def open_case(
     index when given); InvalidInput, with nothing written, when that route lies outside ``who``'s
     jurisdiction."""
     if where.lon is not None:
-        route = route_point(conn, where.lon, where.lat, policy, lookups)
+        route = route_point(conn, where.lon, where.lat, policy, lookups, where.unit, where.floor)
     else:
-        route = unrouted({"candidates": where.candidates})
+        route = unrouted({"candidates": where.candidates, "doubts": where.doubts})
     check_within(who, route, _FIELD_OF_SOURCE.get(where.source, "lon"))
     # One INSERT with the route in it: the case is written whole, never inserted and then updated.
     incident_id = conn.execute(

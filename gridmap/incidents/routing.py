@@ -115,13 +115,23 @@ def route_from_record(record: dict) -> Route:
     return Route(snapshot=snapshot, level=level, flags=flags)
 
 
-def route_point(conn: psycopg.Connection, lon: float, lat: float, policy: Policy, lookups=None) -> Route:
+def route_point(
+    conn: psycopg.Connection,
+    lon: float,
+    lat: float,
+    policy: Policy,
+    lookups=None,
+    unit: int | None = None,
+    floor: int | None = None,
+) -> Route:
     """Route a WGS-84 point inside the region (``route_from_record``), with the checks a single live report
     gets: an unassigned point outside every subdistrict goes to the nearest one (the bridge-culvert lamp no
     unit owned still has an owner), and one close to a grid boundary is flagged ``near_boundary`` for a
-    dispatcher to confirm. With ``lookups`` (a ``LookupService``) the owner comes from its in-process index."""
+    dispatcher to confirm. ``unit``/``floor`` (1–200) pick the micro-grid of a building split by unit or floor.
+    With ``lookups`` (a ``LookupService``) the owner comes from its in-process index."""
     find = lookups.lookup if lookups is not None else lookup
-    route = route_from_record(find(conn, [(lon, lat)], LookupOptions(nearest_m=policy.nearest_m))[0])
+    options = LookupOptions(unit=unit, floor=floor, nearest_m=policy.nearest_m)
+    route = route_from_record(find(conn, [(lon, lat)], options)[0])
     if route.level is None:
         route.snapshot["subdistrict"] = _nearest_subdistrict(conn, lon, lat)
         route.level = "subdistrict" if route.snapshot["subdistrict"] else None

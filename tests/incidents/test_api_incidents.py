@@ -272,7 +272,7 @@ LON, LAT = 114.03, 22.62
 BAD = [
     ("unknown category", body(LON, LAT, category="ufo"), 422, "unknown category"),
     ("outside the region", body(116.39, 39.91), 422, "outside the region"),
-    ("address matching nothing", body(None, None, address="月球背面环形山"), 422, "matches no building"),
+    ("address without a place", body(None, None, address=" ，。？ "), 422, "say where"),
     ("no location", body(None, None), 422, "say where"),
     ("lon without lat", body(LON, None), 422, "lat"),
     ("swapped coordinates", body(LAT, LON), 422, "swapped"),
@@ -286,6 +286,18 @@ BAD = [
     ("unknown building", body(None, None, building="NOPE-1"), 422, "building"),
     ("reported in the future", body(LON, LAT, reported_at="2999-01-01T00:00:00Z"), 422, "reported_at"),
 ]
+
+
+def test_an_address_matching_nothing_is_queued_not_refused(api):
+    client, url, tokens, own, foreign, points = api
+    r = post(client, tokens, "dispatcher", body(None, None, category="dispute", address="月球背面环形山"))
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["flags"] == ["needs_location"] and doc["level"] is None and doc["location"]["lon"] is None
+    # A dispatcher of one community cannot hold a case that has no place yet: refused, nothing written.
+    before = incident_digest(url)
+    local = post(client, tokens, "local", body(None, None, category="dispute", address="月球背面环形山"))
+    assert local.status_code == 422 and "jurisdiction" in local.text and incident_digest(url) == before
 
 
 @pytest.mark.parametrize(("case", "payload", "status", "says"), BAD, ids=[b[0] for b in BAD])

@@ -15,7 +15,7 @@ from gridmap.coords import from_wgs84
 from gridmap.errors import InvalidInput
 from gridmap.incidents.actions import ActionInput, act
 from gridmap.incidents.escalation import escalate_overdue
-from gridmap.incidents.gazetteer import NOTHING_BELOW, match_address
+from gridmap.incidents.gazetteer import match_address
 from gridmap.incidents.intake import NewReport, intake
 from gridmap.points import point_to_wgs84
 from tests.support.incident_setup import CALENDAR, POLICY, WEDNESDAY_10, spots, unassigned_spot
@@ -218,19 +218,24 @@ def test_vague_or_wrong_addresses_are_not_guessed(conn):
     assert vague.confidence < POLICY.address_min_confidence and vague.candidates
     wrong_door = match_address(conn, f"{compound}987栋")
     assert wrong_door.confidence < POLICY.address_min_confidence
-    assert match_address(conn, "完全无关的地方").confidence < NOTHING_BELOW
+    nowhere = match_address(conn, "完全无关的地方")
+    assert nowhere.building_id is None and nowhere.confidence < POLICY.address_min_confidence
     assert match_address(conn, code.lower()).code == code  # building codes, any case
 
 
-def test_address_intake_queues_vague_ones_and_refuses_nonsense(conn):
+def test_address_intake_queues_vague_ones_and_nonsense_too(conn):
     code, compound, name = _addresses(conn, 2)[1]
     exact = case(conn, take(conn, report(address=f"{compound}{name}", category="property")).incident_id)
     assert exact["route"]["building"]["code"] == code and exact["level"] == "microgrid"
     vague = take(conn, report(address=f"{compound}门口", category="dispute"))
     c = case(conn, vague.incident_id)
     assert c["flags"] == ["needs_location"] and c["level"] is None and c["route"]["candidates"]
-    with pytest.raises(InvalidInput, match="matches no building"):
-        take(conn, report(address="月球背面环形山", category="dispute"))
+    # Text that fits no building is a case all the same, for a dispatcher to place (a call back, a map).
+    nowhere = case(conn, take(conn, report(address="月球背面环形山", category="dispute")).incident_id)
+    assert nowhere["flags"] == ["needs_location"] and nowhere["level"] is None
+    # Only text with no place in it at all is refused.
+    with pytest.raises(InvalidInput, match="say where"):
+        take(conn, report(address=" ，。？ ", category="dispute"))
     # A dispatcher gives the location: the case is routed then.
     lon, lat = conn.execute("SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM building"
                             " WHERE code = %s", (code,)).fetchone()  # fmt: skip
