@@ -21,7 +21,7 @@ _COLUMNS = """
     i.id, i.category, c.name, c.name_zh, i.description, i.channel, i.state, ST_X(i.geom), ST_Y(i.geom), i.address,
     b.code, i.location_source, i.location_confidence, i.flags, i.route, i.level, i.assignee, i.reports,
     i.received_at, i.stage, i.stage_started_at, i.due_at, i.deadline_at, i.closed_at, i.satisfaction, i.reason,
-    i.external_id, i.updated_at, i.version, i.area_path
+    i.external_id, i.updated_at, i.version, i.missed_at, i.area_path
 """
 _FROM = """
     FROM incident i JOIN incident_category c ON c.code = i.category LEFT JOIN building b ON b.id = i.building_id
@@ -30,7 +30,7 @@ _NAMES = (
     "id", "category", "category_name", "category_name_zh", "description", "channel", "state", "lon", "lat",
     "address", "building", "location_source", "location_confidence", "flags", "route", "level", "assignee",
     "reports", "received_at", "stage", "stage_started_at", "due_at", "deadline_at", "closed_at", "satisfaction",
-    "reason", "external_id", "updated_at", "version", "area_path",
+    "reason", "external_id", "updated_at", "version", "missed_at", "area_path",
 )  # fmt: skip
 # What a report's sender that may not read cases (an intake channel) learns of the case its report opened
 # or joined: which case, its state and version, and who answers it; not its history, other reports,
@@ -53,6 +53,12 @@ def _masked_people(people: list[dict]) -> list[dict]:
     return [p | {"phone": mask_phone(p["phone"])} if isinstance(p.get("phone"), str) else p for p in people]
 
 
+def is_overdue(state: str, due_at: datetime | None, missed_at: datetime | None, now: datetime) -> bool:
+    """An open case is overdue while its deadline has passed, and after escalation gave it a new one once it
+    has missed any (``missed_at``): a missed deadline stays visible until the case is closed."""
+    return state in OPEN_STATES and (missed_at is not None or (due_at is not None and due_at < now))
+
+
 def public(case: dict, who: Principal, crs: str, now: datetime) -> dict:
     """A stored case as the API shows it to ``who``, coordinates in ``crs``, instants as ISO-8601 text."""
     doc = dict(case)
@@ -68,7 +74,7 @@ def public(case: dict, who: Principal, crs: str, now: datetime) -> dict:
         "source": doc.pop("location_source"), "confidence": doc.pop("location_confidence"),
     }  # fmt: skip
     doc["owner"] = route
-    doc["overdue"] = bool(doc["due_at"] and doc["state"] in OPEN_STATES and doc["due_at"] < now)
+    doc["overdue"] = is_overdue(doc["state"], doc["due_at"], doc["missed_at"], now)
     doc["allowed_actions"] = [a for a, t in ACTIONS.items() if doc["state"] in t.sources and who.can(t.permission)]
     return _json_ready(doc)
 
@@ -166,7 +172,7 @@ def _where(queue: Queue, jurisdiction: list[int] | None, now: datetime) -> tuple
         (bool(queue.ids), "i.id = ANY(%s)", [list(queue.ids)]),
         (bool(queue.state), "i.state = ANY(%s)", [list(queue.state)]),
         (bool(queue.category), "i.category = %s", [queue.category]),
-        (queue.overdue is not None, "(i.due_at < %s AND i.state = ANY(%s)) = %s",
+        (queue.overdue is not None, "((i.due_at < %s OR i.missed_at IS NOT NULL) AND i.state = ANY(%s)) = %s",
          [now, sorted(OPEN_STATES), queue.overdue]),
         (bool(queue.flag), "%s = ANY(i.flags)", [queue.flag]),
         (queue.area is not None, "i.area_path @> ARRAY[%s]::bigint[]", [queue.area]),

@@ -1,6 +1,9 @@
 """Automatic escalation: an overdue case climbs one level (micro-grid → grid → community → subdistrict,
 小事不出网格、大事不出社区) and its dispatch deadline starts again; at the top, or overdue in
-verification, it is flagged ``overdue`` once. Run by ``gridmap escalate`` and periodically by the server."""
+verification, it is flagged ``overdue`` once. The deadline it missed first stays on the case
+(``missed_at``), so a new deadline never hides that it failed. Only cases taken in live climb: history
+brought in by ``gridmap import incidents`` (channel ``import``) is a record of the past, never escalated.
+Run by ``gridmap escalate`` and periodically by the server."""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def escalate_overdue(conn: psycopg.Connection, calendar: Calendar, now: datetime
         with conn.transaction():
             rows = conn.execute(
                 "SELECT id, state, level, category FROM incident"
-                " WHERE state = ANY(%s) AND due_at < %s AND NOT ('overdue' = ANY(flags)"
+                " WHERE state = ANY(%s) AND due_at < %s AND channel <> 'import' AND NOT ('overdue' = ANY(flags)"
                 "   AND (level = 'subdistrict' OR level IS NULL OR state = 'replied'))"
                 " ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED",
                 (sorted(OPEN_STATES), now, BATCH),
@@ -47,7 +50,8 @@ def _escalate_one(conn, row, categories, calendar: Calendar, now: datetime) -> d
     higher = next_level(level) if state != "replied" else None
     if higher is None:
         changed = conn.execute(
-            "UPDATE incident SET flags = flags || 'overdue'::text, updated_at = %s, version = version + 1"
+            "UPDATE incident SET flags = flags || 'overdue'::text, missed_at = coalesce(missed_at, due_at),"
+            " updated_at = %s, version = version + 1"
             " WHERE id = %s AND NOT 'overdue' = ANY(flags) RETURNING id",
             (now, incident_id),
         ).fetchone()
@@ -58,7 +62,8 @@ def _escalate_one(conn, row, categories, calendar: Calendar, now: datetime) -> d
     due = categories[category].due(calendar, "dispatch", now)
     conn.execute(
         "UPDATE incident SET state = 'escalated', level = %s, assignee = NULL, stage = 'dispatch',"
-        " stage_started_at = %s, due_at = %s, updated_at = %s, version = version + 1 WHERE id = %s",
+        " missed_at = coalesce(missed_at, due_at), stage_started_at = %s, due_at = %s, updated_at = %s,"
+        " version = version + 1 WHERE id = %s",
         (higher, now, due, now, incident_id),
     )
     record_event(conn, incident_id, SYSTEM, "escalate", state, "escalated", now,

@@ -54,7 +54,7 @@ SELECT s.unit, grouping(s.unit) AS total,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.closed - f.replied)) / 3600,
        coalesce(sum(r.n), 0), coalesce(sum(r.repeats), 0),
        count(s.satisfaction), avg(s.satisfaction),
-       count(*) FILTER (WHERE s.state = ANY(%(open)s) AND s.due_at < %(now)s),
+       count(*) FILTER (WHERE s.state = ANY(%(open)s) AND (s.due_at < %(now)s OR s.missed_at IS NOT NULL)),
        count(*) FILTER (WHERE 'unassigned' = ANY(s.flags))
 FROM scope s LEFT JOIN firsts f ON f.incident_id = s.id LEFT JOIN reps r ON r.incident_id = s.id
 GROUP BY GROUPING SETS ((s.unit), ())

@@ -14,11 +14,12 @@ from gridmap.access.rules import Principal
 from gridmap.coords import from_wgs84
 from gridmap.errors import InvalidInput
 from gridmap.incidents.actions import ActionInput, act
+from gridmap.incidents.cases import Queue, is_overdue, stored_cases
 from gridmap.incidents.escalation import escalate_overdue
 from gridmap.incidents.gazetteer import match_address
 from gridmap.incidents.intake import NewReport, intake
 from gridmap.points import point_to_wgs84
-from tests.support.incident_setup import CALENDAR, POLICY, WEDNESDAY_10, spots, unassigned_spot
+from tests.support.incident_setup import CALENDAR, POLICY, WEDNESDAY_10, seed_incidents, spots, unassigned_spot
 
 DISPATCHER = Principal("disp", "user", "dispatcher")
 
@@ -44,10 +45,11 @@ def take(conn, rep, now=WEDNESDAY_10, policy=POLICY):
 
 def case(conn, incident_id) -> dict:
     row = conn.execute(
-        "SELECT state, level, flags, route, microgrid_id, reports, due_at, stage FROM incident WHERE id = %s",
+        "SELECT state, level, flags, route, microgrid_id, reports, due_at, stage, missed_at FROM incident"
+        " WHERE id = %s",
         (incident_id,),
     ).fetchone()
-    keys = ("state", "level", "flags", "route", "microgrid_id", "reports", "due_at", "stage")
+    keys = ("state", "level", "flags", "route", "microgrid_id", "reports", "due_at", "stage", "missed_at")
     return dict(zip(keys, row, strict=True))
 
 
@@ -159,6 +161,11 @@ def test_deadlines_and_escalation_with_a_frozen_clock(conn, points):
         climbed.append(done[0]["to_level"])
         c = case(conn, incident_id)
         assert c["state"] == "escalated" and c["due_at"] == CALENDAR.add(now, 60)
+        # the new deadline does not hide the missed one: the first miss is kept, the case stays overdue
+        assert c["missed_at"] == friday.replace(day=23, hour=9, minute=30)
+        assert is_overdue(c["state"], c["due_at"], c["missed_at"], now) and c["due_at"] > now
+        overdue, _ = stored_cases(conn, Queue(ids=(incident_id,), overdue=True), None, now, 10, 0)
+        assert [q["id"] for q in overdue] == [incident_id]
         assert [d for d in escalate_overdue(conn, CALENDAR, now) if d["incident"] == incident_id] == []
         now = c["due_at"]
     assert climbed == ["grid", "community", "subdistrict"]
@@ -243,3 +250,19 @@ def test_address_intake_queues_vague_ones_and_nonsense_too(conn):
         WEDNESDAY_10)  # fmt: skip
     c = case(conn, vague.incident_id)
     assert c["level"] == "microgrid" and "needs_location" not in c["flags"]
+
+
+def test_imported_history_is_never_escalated_but_live_cases_are(demo_db_module, conn, points):
+    """A past case brought in by ``gridmap import incidents`` still open keeps its state and level whatever
+    time it is; a live case taken in at the same time climbs."""
+    lon, lat, _ = next(points)
+    past = {"category": "road", "description": "旧工单", "reported_at": "2026-12-01T09:00:00+08:00"}
+    seed_incidents(demo_db_module, [past | {"lon": lon, "lat": lat, "external_id": "HIST-OPEN-1"}])
+    (old,) = conn.execute("SELECT id FROM incident WHERE external_id = 'HIST-OPEN-1'").fetchone()
+    before = case(conn, old)
+    assert before["state"] == "received" and before["due_at"] is not None  # past due long before now
+    live = take(conn, report(*next(points)[:2], "road"), WEDNESDAY_10).incident_id
+    later = WEDNESDAY_10 + timedelta(days=30)
+    escalated = {d["incident"] for d in escalate_overdue(conn, CALENDAR, later)}
+    assert live in escalated and old not in escalated
+    assert case(conn, old) == before
