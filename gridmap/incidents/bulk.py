@@ -21,13 +21,24 @@ from gridmap.errors import InvalidInput
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.categories import list_categories
 from gridmap.incidents.routing import Policy, route_from_record
+from gridmap.incidents.workflow import STAGE_OF_STATE
 from gridmap.io.report import ImportReport
 from gridmap.lookup import STATEMENT_POINTS, LookupOptions, lookup
 from gridmap.lookup.index import LookupIndex, worth_building
 from gridmap.points import parse_at, spatial_order
 
 COLUMNS = ("external_id", "category", "description", "reported_at", "closed_at", "address", "channel", "lon", "lat")
-_CLOSED_WORDS = {"closed", "resolved", "done", "已办结", "办结", "已关闭"}
+# The state a past case was in, by the words 12345 systems and Open311 exports use for it; a case with a
+# closed_at is closed whatever it says. A word not listed keeps the case received, with a warning naming it.
+_STATE_OF_STATUS = {
+    **dict.fromkeys(("", "received", "open", "new", "受理", "已受理", "待受理", "待处理", "未处理"), "received"),
+    **dict.fromkeys(("dispatched", "assigned", "派遣", "已派遣", "已派单", "已分派", "已转派"), "dispatched"),
+    **dict.fromkeys(("in_progress", "in progress", "started", "pending", "处理中", "办理中", "正在处理"),
+                    "in_progress"),
+    **dict.fromkeys(("replied", "已反馈", "已答复", "已回复", "待核查", "待评价"), "replied"),
+    **dict.fromkeys(("closed", "resolved", "done", "已办结", "办结", "已关闭", "结案", "已结案"), "closed"),
+    **dict.fromkeys(("rejected", "不予受理", "退回", "已退回"), "rejected"),
+}  # fmt: skip
 
 
 def _checked_rows(frame, categories, timezone: str, report: ImportReport) -> list[dict]:
@@ -46,7 +57,7 @@ def _checked_rows(frame, categories, timezone: str, report: ImportReport) -> lis
             if reported is None:
                 raise fields.BadValue("reported_at (or created_at) is missing")
             closed = parse_at(fields.text(rec.get("closed_at"), "closed_at"), timezone)
-            status = (fields.text(rec.get("status"), "status") or "").lower()
+            status = (fields.text(rec.get("status"), "status") or "").strip().lower()
             if geom is None or geom.is_empty or not shapely.is_valid(geom) or geom.geom_type != "Point":
                 raise fields.BadValue("lon/lat are missing or not numbers")
         except (fields.BadValue, InvalidInput) as exc:
@@ -54,9 +65,12 @@ def _checked_rows(frame, categories, timezone: str, report: ImportReport) -> lis
             continue
         rows.append(dict(
             n=n, external_id=ext, category=category, description=description, reported=reported,
-            closed=closed, closed_flag=bool(closed) or status in _CLOSED_WORDS,
+            closed=closed, state="closed" if closed else _STATE_OF_STATUS.get(status, "received"), status=status,
             address=fields.text(rec.get("address"), "address", max_len=500), lon=geom.x, lat=geom.y,
         ))  # fmt: skip
+    unknown = sorted({r["status"] for r in rows if r["status"] not in _STATE_OF_STATUS and not r["closed"]})
+    if unknown:
+        report.warnings.append(f"status(es) taken as received: {', '.join(unknown)}")
     return rows
 
 
@@ -146,15 +160,15 @@ def _insert(conn: psycopg.Connection, who: Principal, fresh: list[tuple[dict, di
         incident_id = row["id"]
         route, category = route_from_record(record), categories[row["category"]]
         received: datetime = row["reported"]
-        state = "closed" if row["closed_flag"] else "received"
-        closed_at = (row["closed"] or received) if row["closed_flag"] else None
+        state = row["state"]  # history keeps its state (and is never escalated: gridmap.incidents.escalation)
+        closed_at = (row["closed"] or received) if state == "closed" else None
+        stage = STAGE_OF_STATE.get(state)
         point = f"POINT({row['lon']!r} {row['lat']!r})"
         incidents.append((
             incident_id, category.code, row["description"], "import", state, point, row["address"], "point", 1,
             Jsonb(route.flags), Jsonb(route.snapshot), route.ids["microgrid"], route.ids["grid"],
             route.ids["community"], route.ids["subdistrict"], Jsonb(route.area_path), route.level, received,
-            None if closed_at else "dispatch", received,
-            None if closed_at else category.due(calendar, "dispatch", received),
+            stage, received, category.due(calendar, stage, received) if stage else None,
             category.deadline(calendar, received), closed_at, row["external_id"], received,
         ))  # fmt: skip
         reports.append((incident_id, False, "import", row["description"], point, row["address"], "point", 1,

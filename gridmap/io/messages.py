@@ -65,6 +65,7 @@ _PATTERNS: list[tuple[str, str]] = [
     (r"micro-grid entries (\S+) and (\S+) claim the same units/floors", "微网格条目 {1} 和 {2} 占用了相同的单元或楼层"),
     (r"refused by the database( \(rows .+\))?: (.+)", "数据库拒绝{1}：{2}"),
     (r"ignored column\(s\): (.+)", "未使用的列：{1}"),
+    (r"status\(es\) taken as received: (.+)", "无法识别的状态，按“已受理”导入：{1}"),
     # reading the file (gridmap.io.read, encoding, columns)
     (r"no such file: (.+)", "找不到文件：{1}"),
     (r"cannot read (\S+): (.+)", "无法读取 {1}：{2}"),

@@ -266,3 +266,35 @@ def test_imported_history_is_never_escalated_but_live_cases_are(demo_db_module, 
     escalated = {d["incident"] for d in escalate_overdue(conn, CALENDAR, later)}
     assert live in escalated and old not in escalated
     assert case(conn, old) == before
+
+
+def test_imported_history_keeps_its_states(demo_db_module, conn, points):
+    """Past cases come in the state their file gives (Chinese or English status words, closed_at meaning
+    closed), with the stage and deadline of that state; a word the import does not know is kept as received
+    and named in a warning."""
+    import geopandas as gpd
+    import shapely
+
+    from gridmap.incidents.bulk import import_incidents
+
+    statuses = {"H-1": "处理中", "H-2": "已派遣", "H-3": "In Progress", "H-4": "已办结", "H-5": "已反馈",
+                "H-6": "不予受理", "H-7": "", "H-8": "挂起"}  # fmt: skip
+    frame = gpd.GeoDataFrame(
+        [{"external_id": ext, "category": "road", "description": "旧工单", "status": status,
+          "reported_at": "2026-11-30T09:00:00+08:00"} for ext, status in statuses.items()],
+        geometry=[shapely.Point(*next(points)[:2]) for _ in statuses], crs=4326,
+    )  # fmt: skip
+    with psycopg.connect(demo_db_module) as c:
+        report, _ = import_incidents(c, frame, CALENDAR, POLICY, "Asia/Shanghai", commit=True)
+    assert report.ok and report.created == len(statuses), report.errors
+    assert report.warnings == ["status(es) taken as received: 挂起"]
+    rows = conn.execute(
+        "SELECT external_id, state, stage, due_at IS NOT NULL, closed_at IS NOT NULL FROM incident"
+        " WHERE external_id = ANY(%s)", (list(statuses),)).fetchall()  # fmt: skip
+    stored = {ext: tuple(rest) for ext, *rest in rows}
+    assert stored == {
+        "H-1": ("in_progress", "handle", True, False), "H-2": ("dispatched", "accept", True, False),
+        "H-3": ("in_progress", "handle", True, False), "H-4": ("closed", None, False, True),
+        "H-5": ("replied", "verify", True, False), "H-6": ("rejected", None, False, False),
+        "H-7": ("received", "dispatch", True, False), "H-8": ("received", "dispatch", True, False),
+    }  # fmt: skip
