@@ -14,7 +14,7 @@ from openpyxl.cell import WriteOnlyCell
 
 from gridmap.access.rules import Principal, jurisdiction_ids, require
 from gridmap.errors import InvalidInput
-from gridmap.incidents.workflow import CLOSED_STATES, ESCALATION_ORDER, OPEN_STATES
+from gridmap.incidents.workflow import CLOSED_STATES, ESCALATION_ORDER
 from gridmap.text import csv_cell, looks_like_formula, spreadsheet_text
 
 COLUMNS = (
@@ -54,7 +54,7 @@ SELECT s.unit, grouping(s.unit) AS total,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.closed - f.replied)) / 3600,
        coalesce(sum(r.n), 0), coalesce(sum(r.repeats), 0),
        count(s.satisfaction), avg(s.satisfaction),
-       count(*) FILTER (WHERE s.state = ANY(%(open)s) AND (s.due_at < %(now)s OR s.missed_at IS NOT NULL)),
+       count(*) FILTER (WHERE incident_overdue(s.state, s.due_at, s.missed_at, %(now)s)),
        count(*) FILTER (WHERE 'unassigned' = ANY(s.flags))
 FROM scope s LEFT JOIN firsts f ON f.incident_id = s.id LEFT JOIN reps r ON r.incident_id = s.id
 GROUP BY GROUPING SETS ((s.unit), ())
@@ -84,7 +84,7 @@ def incident_metrics(
     if until <= since:
         raise InvalidInput("to must be later than from", "to")
     params = dict(level=level, since=since, until=until, area=area, jurisdiction=jurisdiction_ids(who), now=now,
-                  closed=sorted(CLOSED_STATES), open=sorted(OPEN_STATES))  # fmt: skip
+                  closed=sorted(CLOSED_STATES))  # fmt: skip
     rows = conn.execute(_QUERY, params).fetchall()
     units = [r[0] for r in rows if r[0] is not None]
     names = dict(

@@ -4,8 +4,7 @@
 -- viewer's area ids from access.jurisdiction_ids, NULL = everywhere: only cases inside it are counted).
 WITH cases AS (
     SELECT unnest(i.area_path) AS id, count(*) AS incidents,
-           count(*) FILTER (WHERE (i.due_at < %(now)s OR i.missed_at IS NOT NULL)
-                            AND i.state NOT IN ('closed', 'rated', 'rejected')) AS overdue
+           count(*) FILTER (WHERE incident_overdue(i.state, i.due_at, i.missed_at, %(now)s)) AS overdue
     FROM incident i
     WHERE (%(since)s::timestamptz IS NULL OR i.received_at >= %(since)s::timestamptz)
       AND (%(until)s::timestamptz IS NULL OR i.received_at < %(until)s::timestamptz)
