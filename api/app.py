@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -44,6 +46,8 @@ from gridmap.incidents.escalation import escalate_periodically
 from gridmap.incidents.routing import policy_from_settings
 from gridmap.lookup.live import LiveIndex, WriteEpoch
 from gridmap.lookup.service import LookupService
+from gridmap.notify.outbox import deliver_periodically, retry_from_settings
+from gridmap.notify.senders import sender_from_settings
 from gridmap.settings import Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -75,12 +79,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.write_epoch = epoch = live.epoch if live is not None else WriteEpoch(url)
         app.state.principals = PrincipalCache(settings.security.secret_key.get_secret_value(), generation=epoch.read)
         every = settings.incidents.escalate_every_s
-        escalator = asyncio.create_task(escalate_periodically(pool, app.state.calendar, every)) if every else None
+        sign = settings.notify.notify_sign
+        workers = [asyncio.create_task(escalate_periodically(pool, app.state.calendar, every, sign))] if every else []
+        sender = sender_from_settings(settings.notify)
+        if sender is not None and settings.notify.notify_every_s:
+            retry = retry_from_settings(settings.notify)
+            clock = partial(datetime.now, UTC)
+            workers.append(asyncio.create_task(
+                deliver_periodically(pool, sender, retry, settings.notify.notify_every_s, clock)))  # fmt: skip
         try:
             yield
         finally:
-            if escalator:
-                escalator.cancel()
+            for worker in workers:
+                worker.cancel()
             if live is not None:
                 live.close()
             pool.close()
@@ -132,6 +143,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/dispatch/", include_in_schema=False)
     def dispatch_console() -> FileResponse:
         return FileResponse(static_dir / "dispatch" / "index.html")
+
+    @app.get("/worker/", include_in_schema=False)
+    def worker_view() -> FileResponse:
+        return FileResponse(static_dir / "dispatch" / "worker.html")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> FileResponse:

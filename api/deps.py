@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
@@ -157,6 +158,19 @@ def permission(name: str):
 def etag(version: int) -> dict[str, str]:
     """The ETag header of one version of an object (what If-Match sends back)."""
     return {"ETag": f'"{version}"'}
+
+
+IfNoneMatch = Annotated[str | None, Header(description="An ETag seen before: 304 when nothing changed.")]
+
+
+def conditional(data: bytes, if_none_match: str | None, headers: dict, media_type: str) -> Response:
+    """``data`` with a strong ETag of its bytes, or an empty 304 when ``If-None-Match`` names that tag
+    already: a client that revalidates (a tile, a polled queue) pays for the answer only when it changed."""
+    tag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+    headers = headers | {"ETag": tag}
+    if if_none_match and (if_none_match.strip() == "*" or tag in {t.strip() for t in if_none_match.split(",")}):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
 
 
 def written(version: int, location: str | None = None, replayed: bool = False) -> dict[str, str]:

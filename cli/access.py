@@ -38,9 +38,10 @@ def user_add(
     role: str = typer.Option(..., help=", ".join(ACCOUNT_ROLES)),
     scope: list[str] = Scope,
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+    person: int = typer.Option(None, "--person", help="The register's person id this login is (a worker's cases)"),
 ) -> None:
-    """Add a user (planners need --scope)."""
-    _run(lambda conn, s: accounts.add_user(conn, cli_principal(), name, password, role, scope or []))
+    """Add a user (planners need --scope; a worker's login names its --person)."""
+    _run(lambda conn, s: accounts.add_user(conn, cli_principal(), name, password, role, scope or [], person))
     console.print(f"user {name} added ({role})")
 
 

@@ -29,6 +29,8 @@ db_app = typer.Typer(help="The database: embedded cluster and migrations.", no_a
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="key")
+notify_app = typer.Typer(help="The notifications outbox (SMS / webhook messages).", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
 app.command("audit")(audit_cmd)
 app.command("check")(check_cmd)
 app.command("map")(map_cmd)
@@ -193,7 +195,7 @@ def escalate_cmd(as_json: bool = typer.Option(False, "--json", help="Print what 
 
     settings = Settings()
     with reported(), connect(database_url(settings)) as conn:
-        done = escalate_overdue(conn, calendar_from_settings(settings), datetime.now(UTC))
+        done = escalate_overdue(conn, calendar_from_settings(settings), datetime.now(UTC), settings.notify.notify_sign)
     if as_json:
         out.print_json(json.dumps(done))
         return
@@ -202,6 +204,35 @@ def escalate_cmd(as_json: bool = typer.Option(False, "--json", help="Print what 
     for d in done:
         out.print(f"  incident {d['incident']}: {d['action']} {d.get('from_level') or d.get('level') or ''}"
                   f"{' → ' + d['to_level'] if d.get('to_level') else ''}")  # fmt: skip
+
+
+@notify_app.command("status")
+def notify_status() -> None:
+    """How many messages wait, were sent, and are dead (given up after the last attempt)."""
+    from gridmap.notify.outbox import outbox_status
+
+    with reported(), connect(database_url(Settings())) as conn:
+        out.print_json(json.dumps(outbox_status(conn)))
+
+
+@notify_app.command("send")
+def notify_send() -> None:
+    """Deliver the messages due now through GRIDMAP_NOTIFY_SENDER, once (the server does this by itself
+    every GRIDMAP_NOTIFY_EVERY_S seconds)."""
+    from datetime import UTC, datetime
+    from functools import partial
+
+    from gridmap.notify.outbox import deliver_due, retry_from_settings
+    from gridmap.notify.senders import sender_from_settings
+
+    settings = Settings()
+    sender = sender_from_settings(settings.notify)
+    if sender is None:
+        console.print("GRIDMAP_NOTIFY_SENDER is none: messages wait in the outbox · 未配置发送方式，消息留在发件箱")
+        raise typer.Exit(2)
+    with reported(), connect(database_url(settings)) as conn:
+        done = deliver_due(conn, sender, retry_from_settings(settings.notify), partial(datetime.now, UTC))
+    out.print(f"sent {done.sent}, to retry {done.retried}, dead {done.dead}")
 
 
 @app.command("partition")

@@ -114,6 +114,41 @@ class MapSettings(BaseSettings):
     map_max_features: int = Field(default=30_000, ge=1, description="Most micro-grids one rendered map draws.")
 
 
+class NotifySettings(BaseSettings):
+    """Messages to citizens and workers (filed, dispatched, escalated): which sender delivers the outbox,
+    where, and how hard it tries."""
+
+    model_config = _SOURCE
+
+    notify_sender: Literal["none", "webhook", "sms"] = Field(
+        default="none",
+        description="none: messages wait in the outbox; webhook: POST each as signed JSON to notify_webhook_url; "
+        "sms: POST each to an SMS gateway (notify_sms_url).",
+    )
+    notify_webhook_url: str | None = Field(default=None, description="Where the webhook sender POSTs messages.")
+    notify_webhook_secret: SecretStr = Field(
+        default=SecretStr(""), description="Key of the X-Gridmap-Signature HMAC-SHA256 over each webhook body."
+    )
+    notify_sms_url: str | None = Field(default=None, description="The SMS gateway's send endpoint.")
+    notify_sms_key: SecretStr = Field(default=SecretStr(""), description="Bearer key for the SMS gateway.")
+    notify_sign: str = Field(default="网格通", max_length=12, description="The 【signature】 each message starts with.")
+    notify_every_s: float = Field(default=2.0, ge=0, description="How often the server delivers the outbox; 0 = never.")
+    notify_max_attempts: int = Field(default=8, ge=1, le=100, description="Attempts before a message is dead-lettered.")
+    notify_backoff_s: float = Field(
+        default=30.0, gt=0, description="Wait after the first failed attempt; it doubles with each further one."
+    )
+    notify_timeout_s: float = Field(default=10.0, gt=0, le=120, description="How long one delivery may take.")
+
+    @model_validator(mode="after")
+    def _sender_has_a_place(self) -> NotifySettings:
+        # A sender chosen without its address must fail start-up, not dead-letter every message later.
+        needed = {"webhook": self.notify_webhook_url, "sms": self.notify_sms_url}.get(self.notify_sender, "-")
+        if not needed:
+            raise ValueError(f"GRIDMAP_NOTIFY_SENDER={self.notify_sender} needs its URL (GRIDMAP_NOTIFY_"
+                             f"{'WEBHOOK' if self.notify_sender == 'webhook' else 'SMS'}_URL)")  # fmt: skip
+        return self
+
+
 class SecuritySettings(BaseSettings):
     """Keys, sessions, who may read without credentials, proxies and login throttling."""
 
@@ -170,13 +205,14 @@ _GROUPS: dict[str, type[BaseSettings]] = {
     "lookup": LookupSettings,
     "incidents": IncidentSettings,
     "maps": MapSettings,
+    "notify": NotifySettings,
     "security": SecuritySettings,
 }
 
 
 class Settings(BaseSettings):
     """The whole configuration: where the service runs and what zone its people live in, plus one group
-    per concern (``database``, ``limits``, ``lookup``, ``incidents``, ``maps``, ``security``)."""
+    per concern (``database``, ``limits``, ``lookup``, ``incidents``, ``maps``, ``notify``, ``security``)."""
 
     model_config = _SOURCE
 
@@ -194,6 +230,7 @@ class Settings(BaseSettings):
     lookup: LookupSettings = Field(default_factory=LookupSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     maps: MapSettings = Field(default_factory=MapSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @model_validator(mode="before")

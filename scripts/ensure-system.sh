@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what gridmap needs from Debian when it is missing: python3-venv, PostgreSQL and a PostGIS
-# matching the installed server, Chromium for the UI tests, GDAL's tools (gdal-bin) for the OGC round
+# matching the installed server, Chromium and a CJK font (fonts-noto-cjk) for the UI tests, GDAL's tools (gdal-bin) for the OGC round
 # trip. Uses sudo when not root.
 set -euo pipefail
 
@@ -28,6 +28,9 @@ fi
 
 # GDAL's command-line tools: tests/publish/test_ogc_round_trip.py reads the OGC API with ogr2ogr as a GIS client.
 command -v ogr2ogr >/dev/null 2>&1 || need+=("gdal-bin")
+
+# A CJK font, so the consoles and the screenshots show Chinese rather than boxes.
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=("fonts-noto-cjk")
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 

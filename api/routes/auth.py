@@ -43,7 +43,8 @@ def logout(request: Request, conn: Conn, settings: SettingsDep, who: Who) -> Res
 
 
 @router.get("/me", summary="Who the credentials belong to")
-def me(conn: Conn, who: Who) -> dict:
-    """Name, kind (user or key), role and jurisdiction (area codes; empty = everywhere)."""
+def me(conn: Conn, who: Who, settings: SettingsDep) -> dict:
+    """Name, kind (user or key), role, jurisdiction (area codes; empty = everywhere), the person of the
+    register a worker's login is (or null), and the `timezone` times are shown to people in."""
     require(who, "read")
-    return accounts.describe(conn, who)
+    return accounts.describe(conn, who) | {"timezone": settings.timezone}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.deps import (
     CalendarDep,
     Conn,
     IfMatch,
+    IfNoneMatch,
     Lookups,
     Now,
     PolicyDep,
@@ -18,6 +21,7 @@ from api.deps import (
     RequestId,
     SettingsDep,
     Who,
+    conditional,
     crs_query,
     etag,
     idempotency_key,
@@ -30,10 +34,12 @@ from api.deps import (
 from api.links import photo_href, with_photo_links
 from api.schemas.incidents import CategoryPut, IncidentAction, IncidentCreate
 from gridmap.areas.hierarchy import resolve_area
+from gridmap.coords import from_wgs84
 from gridmap.incidents.actions import ActionInput, act
-from gridmap.incidents.cases import Queue, get_incident, list_incidents, report_answer
+from gridmap.incidents.cases import Queue, get_incident, list_incidents, my_person, report_answer
 from gridmap.incidents.categories import list_categories, put_category, require_category
-from gridmap.incidents.intake import NewReport, intake
+from gridmap.incidents.gazetteer import suggest
+from gridmap.incidents.intake import NewReport, intake, preview
 from gridmap.incidents.photos import add_photo, photo_file
 from gridmap.points import optional_point_to_wgs84
 
@@ -60,7 +66,7 @@ def new_report(body: IncidentCreate, crs: str, channel: str | None = None) -> Ne
         category=body.category, description=body.description, channel=channel or body.channel, lon=lon, lat=lat,
         address=body.address, building=body.building, reporter_name=reporter.name if reporter else None,
         reporter_phone=reporter.phone if reporter else None, photo_urls=tuple(body.photo_urls),
-        reported_at=body.reported_at, external_id=body.external_id,
+        reported_at=body.reported_at, external_id=body.external_id, join_repeat=body.join_repeat,
     )  # fmt: skip
 
 
@@ -99,6 +105,35 @@ def create(
     return _case_response(doc, 200 if replayed else status, replayed)
 
 
+@router.post("/incidents/preview", summary="What filing this report would do (nothing is written)",
+             dependencies=[permission("incident.create")])  # fmt: skip
+def preview_report(conn: Conn, lookups: Lookups, who: Who, policy: PolicyDep, now: Now, body: IncidentCreate,
+                   crs: Crs) -> dict:  # fmt: skip
+    """The same body as filing. Answers where the report is (building, confidence, unit, floor, candidates;
+    coordinates in `crs`), its owners and flags, whom a dispatch would go to (`assignment`), the open case
+    nearby it would join (`repeat`) and what filing would do (`would`: join, open or needs_location).
+    What filing would refuse is refused alike (422); nothing is stored."""
+    doc = preview(conn, who, new_report(body, crs), policy, now, lookups)
+    where = doc["location"]
+    if where["lon"] is not None:
+        where["lon"], where["lat"] = from_wgs84(where["lon"], where["lat"], crs)
+    where["crs"] = crs
+    return doc
+
+
+@router.get("/address-suggestions", summary="Buildings an address may mean, as it is typed",
+            dependencies=[permission("incident.create")])  # fmt: skip
+def address_suggestions(
+    conn: Conn,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="Address text as the caller says it.")],
+    limit: Annotated[int, Query(ge=1, le=20)] = 8,
+) -> dict:
+    """How the text reads (place, 栋 door, 单元 unit, floor), the candidate buildings best first with a
+    WGS-84 point each and a score, and `best`: the building filing would take (trusted only at or above
+    the address confidence threshold; below it the case waits in the needs-location queue)."""
+    return suggest(conn, q, limit)
+
+
 @router.get("/incidents", summary="Queue of incidents", dependencies=[permission("incident.read")])
 def queue(
     conn: Conn,
@@ -116,14 +151,28 @@ def queue(
     ] = None,
     area: Annotated[str | None, Query(description="Area id or code: cases routed to it or below.")] = None,
     level: Annotated[str | None, Query(description="The level answering now.")] = None,
-) -> dict:
-    """Cases in your jurisdiction, most urgent first: open before closed, then by deadline."""
-    q = Queue(
+    q: Annotated[
+        str | None, Query(max_length=200, description="Case number (123 or #123), external id, or address words.")
+    ] = None,
+    phone: Annotated[
+        str | None, Query(max_length=30, description="A caller's phone, or its last 4+ digits (staff only).")
+    ] = None,
+    building: Annotated[str | None, Query(max_length=64, description="A building code.")] = None,
+    mine: Annotated[bool, Query(description="Only cases given to the person your login is (workers).")] = False,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """Cases in your jurisdiction, most urgent first: open before closed, then by deadline. The answer has
+    an `ETag`: a console polling with `If-None-Match` gets 304 until something in it changes."""
+    queue = Queue(
         state=tuple(s.strip() for s in state.split(",") if s.strip()) if state else (),
         category=category, overdue=overdue, flag=flag, area=resolve_area(conn, area, field="area"), level=level,
-        since=since, until=until,
+        since=since, until=until, text=q or None, phone=phone or None, building=building or None,
+        person=my_person(conn, who) if mine else None,
     )  # fmt: skip
-    return list_incidents(conn, who, q, crs, now, paging.limit, paging.offset)
+    data = orjson.dumps(jsonable_encoder(list_incidents(conn, who, queue, crs, now, paging.limit, paging.offset)))
+    # Private: the answer depends on who asks; revalidated on every poll.
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Authorization, Cookie"}
+    return conditional(data, if_none_match, headers, "application/json")
 
 
 @router.get("/incidents/{incident_id}", summary="One incident", dependencies=[permission("incident.read")])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
-from api.deps import Conn, Who, reject_unknown_query, require_reader
+from api.deps import Conn, IfNoneMatch, Who, conditional, reject_unknown_query, require_reader
 from gridmap.access.rules import case_jurisdiction
-from gridmap.publish.tiles import LAYERS, MAX_ZOOM, etag, tile
+from gridmap.publish.tiles import LAYERS, MAX_ZOOM, tile
 
 router = APIRouter(tags=["tiles"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)])
 
@@ -34,7 +34,7 @@ def get_tile(
     x: Coord,
     y: Coord,
     grid_layer: Annotated[str, Query(alias="layer", description="Grid layer of the areas.")] = "comprehensive",
-    if_none_match: Annotated[str | None, Header()] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """Web Mercator XYZ tiles from `ST_AsMVT`. Area layers carry `code`, `name`, `kind`, `version`,
     `households`, `microgrids`, `incidents` and `open_incidents`; `buildings` carries `code`, `name`,
@@ -43,8 +43,5 @@ def get_tile(
     caller may see: zero without a role that reads incidents, else only cases inside its jurisdiction.
     Answers carry an ETag: `If-None-Match` gets 304 when the tile has not changed."""
     data = tile(conn, layer, z, x, y, grid_layer, case_jurisdiction(who))
-    tag = etag(data)
-    headers = {"Cache-Control": CACHE if who.anonymous else CACHE_SIGNED, "ETag": tag, "Vary": "Authorization, Cookie"}
-    if if_none_match and tag in {t.strip() for t in if_none_match.split(",")}:
-        return Response(status_code=304, headers=headers)
-    return Response(data, media_type=MVT, headers=headers)
+    headers = {"Cache-Control": CACHE if who.anonymous else CACHE_SIGNED, "Vary": "Authorization, Cookie"}
+    return conditional(data, if_none_match, headers, MVT)

@@ -32,6 +32,9 @@ class IncidentCreate(Strict):
     photo_urls: list[str] = Field(default_factory=list, max_length=10)
     reported_at: datetime | None = Field(default=None, description="When the citizen reported it (default now).")
     external_id: str | None = Field(default=None, max_length=100, description="The channel's own id.")
+    join_repeat: bool = Field(
+        default=True, description="false: open a new case even when an open case of this kind is nearby."
+    )
 
 
 class IncidentAction(Strict):
@@ -44,6 +47,9 @@ class IncidentAction(Strict):
     lon: float | None = Field(default=None, description="reroute: a new location, in the query's crs.")
     lat: float | None = None
     building: str | None = Field(default=None, max_length=64, description="reroute: a building code.")
+    person: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="dispatch/reassign: one of the case's assignment candidates."
+    )
 
 
 class DeadlineMinutes(Strict):

@@ -62,23 +62,39 @@ def resolve_scope(conn: psycopg.Connection, role: str, codes: list[str]) -> list
     return [rows[c] for c in codes]
 
 
-def add_user(conn: psycopg.Connection, who: Principal, name: str, password: str, role: str, scope: list[str]) -> None:
-    """Create a user with an argon2id-hashed password; planners need a jurisdiction."""
+def add_user(
+    conn: psycopg.Connection,
+    who: Principal,
+    name: str,
+    password: str,
+    role: str,
+    scope: list[str],
+    person: int | None = None,
+) -> None:
+    """Create a user with an argon2id-hashed password; planners need a jurisdiction. ``person`` ties the login
+    to the person (网格员 …) it is on the ground, whose cases are "mine" (a person id of the register)."""
     _check_role(role)
     if len(password) < MIN_PASSWORD:
         raise InvalidInput(f"the password needs at least {MIN_PASSWORD} characters", "password")
     with conn.transaction():
         ids = resolve_scope(conn, role, scope)
+        if person is not None and conn.execute("SELECT 1 FROM person WHERE id = %s", (person,)).fetchone() is None:
+            raise InvalidInput(f"no person with id {person} in the register", "person")
         try:
             user_id = conn.execute(
-                "INSERT INTO app_user (name, password_hash, role, scope) VALUES (%s, %s, %s, %s) RETURNING id",
-                (name, _hasher.hash(password), role, ids),
+                "INSERT INTO app_user (name, password_hash, role, scope, person_id) VALUES (%s, %s, %s, %s, %s)"
+                " RETURNING id",
+                (name, _hasher.hash(password), role, ids, person),
             ).fetchone()[0]
         except psycopg.errors.UniqueViolation:
             raise InvalidInput(f"user {name!r} exists already", "name") from None
         except psycopg.errors.CheckViolation:
             raise InvalidInput(f"{name!r} is not a valid user name (letters, digits, _.@-)", "name") from None
-        audit.record(conn, who, audit.Change("add", "user", user_id, name, detail={"role": role, "scope": scope}))
+        audit.record(
+            conn,
+            who,
+            audit.Change("add", "user", user_id, name, detail={"role": role, "scope": scope, "person": person}),
+        )
 
 
 def list_users(conn: psycopg.Connection) -> list[dict]:
@@ -166,7 +182,11 @@ def add_key(conn: psycopg.Connection, who: Principal, secret: str, name: str, ro
             raise InvalidInput(f"an API key named {name!r} exists already", "name") from None
         except psycopg.errors.CheckViolation:
             raise InvalidInput(f"{name!r} is not a valid key name (letters, digits, _.@-)", "name") from None
-        audit.record(conn, who, audit.Change("add", "api_key", key_id, name, detail={"role": role, "scope": scope}))
+        audit.record(
+            conn,
+            who,
+            audit.Change("add", "api_key", key_id, name, detail={"role": role, "scope": scope}),
+        )
     return token
 
 
@@ -236,11 +256,20 @@ class PrincipalCache:
 
 
 def describe(conn: psycopg.Connection, who: Principal) -> dict:
-    """Name, kind, role and jurisdiction (area codes; empty = everywhere) of a principal."""
+    """Name, kind, role, jurisdiction (area codes; empty = everywhere) and, for a user tied to a person of the
+    register, that ``person`` (id, name, role, phone) of a principal."""
     codes = [
         code
         for (code,) in conn.execute(
             "SELECT code FROM area WHERE valid_to IS NULL AND id = ANY(%s) ORDER BY code", (list(who.scope),)
         )
     ]
-    return {"name": who.name, "kind": who.kind, "role": who.role, "scope": codes}
+    person = None
+    if who.kind == "user":
+        row = conn.execute(
+            "SELECT p.id, p.name, p.role, p.phone FROM app_user u JOIN person p ON p.id = u.person_id"
+            " WHERE u.name = %s",
+            (who.name,),
+        ).fetchone()
+        person = dict(zip(("id", "name", "role", "phone"), row, strict=True)) if row else None
+    return {"name": who.name, "kind": who.kind, "role": who.role, "scope": codes, "person": person}

@@ -63,6 +63,9 @@ PERSON_ROLE_NAMES: dict[str, str] = {
     "cell_leader": "cell_leader",
     "党小组长": "cell_leader",
 }
+# How people read the levels and roles on screen and in messages.
+LEVEL_ZH: dict[str, str] = {"subdistrict": "街道", "community": "社区", "grid": "网格", "microgrid": "微网格"}
+PERSON_ROLE_ZH: dict[str, str] = {v: k for k, v in PERSON_ROLE_NAMES.items() if not k.isascii()}
 DEFAULT_LAYER = "comprehensive"
 # A grid layer name (多格合一: comprehensive, public_security, …), as the database CHECK has it.
 LAYER_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

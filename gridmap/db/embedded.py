@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,32 @@ def _as_server_user(argv: list[str]) -> list[str]:
     if _running_as_root():
         return ["runuser", "-u", SUPERUSER, "--", *argv]
     return argv
+
+
+def _is_zombie(pid: int) -> bool:
+    """Say whether ``pid`` has exited but was never reaped. In containers whose PID 1 does not reap
+    (Docker without ``--init``), a killed postmaster stays a zombie: ``pg_ctl status`` and the server's
+    own lock check still see it alive, and the cluster could never start again."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def _live_users_of(directory: Path) -> list[int]:
+    """Return the live processes whose working directory is ``directory`` (a dead postmaster's
+    backends keep theirs until they notice and exit)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) == directory and not _is_zombie(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def _run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -131,7 +158,7 @@ class EmbeddedCluster:
         if not initialised:
             return Status(False, False, None)
         proc = _run([self._tool("pg_ctl"), "-D", str(self.pgdata), "status"], check=False)
-        running = proc.returncode == 0
+        running = proc.returncode == 0 and self._postmaster_pid() not in self._dead_postmasters()
         port = None
         pidfile = self.pgdata / "postmaster.pid"
         if running and pidfile.exists():
@@ -140,6 +167,29 @@ class EmbeddedCluster:
             if len(lines) >= 4 and lines[3].strip().isdigit():
                 port = int(lines[3].strip())
         return Status(True, running, port)
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            first = (self.pgdata / "postmaster.pid").read_text().splitlines()[0].strip()
+        except (OSError, IndexError):
+            return None
+        return int(first) if first.isdigit() else None
+
+    def _dead_postmasters(self) -> set[int]:
+        pid = self._postmaster_pid()
+        return {pid} if pid is not None and _is_zombie(pid) else set()
+
+    def _clear_stale_lock(self, wait_s: float = 30.0) -> None:
+        """Remove the lock file of a postmaster that died unreaped, once its backends are gone (the server's
+        own check would take the zombie for a live server and refuse to start)."""
+        if not self._dead_postmasters():
+            return
+        deadline = time.monotonic() + wait_s
+        while _live_users_of(self.pgdata.resolve()):
+            if time.monotonic() > deadline:
+                raise EmbeddedDatabaseError(f"the backends of a crashed server still run in {self.pgdata}")
+            time.sleep(0.2)
+        (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
 
     def _prepare_directory(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -198,6 +248,7 @@ class EmbeddedCluster:
         if current.running:
             return current
         self._prepare_directory()
+        self._clear_stale_lock()
         port = self._choose_port(port)
         options = (
             f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{self.directory}' "

@@ -11,22 +11,25 @@ from psycopg import sql as pgsql
 
 from gridmap import fields
 from gridmap.access.rules import Principal, require
-from gridmap.areas.levels import PERSON_LEVEL
 from gridmap.concurrency import check_version
 from gridmap.errors import InvalidInput, StateConflict
 from gridmap.incidents.address import Reading, read_address
+from gridmap.incidents.assignment import assignment, receiver
 from gridmap.incidents.calendar import Calendar
 from gridmap.incidents.cases import visible_case
 from gridmap.incidents.categories import get_category
 from gridmap.incidents.history import record_event
 from gridmap.incidents.intake import Location, NewReport, locate, open_case
+from gridmap.incidents.notices import people_of, tell
 from gridmap.incidents.routing import Policy, check_within, route_point, save_route
 from gridmap.incidents.workflow import STAGE_OF_STATE, next_level, transition
 
 
 @dataclass(frozen=True)
 class ActionInput:
-    """An action and what it carries. ``lon``/``lat`` (WGS-84) or ``building`` give a reroute a new location."""
+    """An action and what it carries. ``lon``/``lat`` (WGS-84) or ``building`` give a reroute a new location;
+    ``person`` (a person id the assignment rule offers) or ``assignee`` (a receiver typed by hand) say who a
+    dispatch or reassign goes to."""
 
     action: str
     note: str | None = None
@@ -37,6 +40,7 @@ class ActionInput:
     lon: float | None = None
     lat: float | None = None
     building: str | None = None
+    person: int | None = None
 
 
 def _check_input(given: ActionInput) -> None:
@@ -46,17 +50,10 @@ def _check_input(given: ActionInput) -> None:
     fields.checked("note", fields.text, given.note, "note", max_len=2000)
     fields.checked("reason", fields.text, given.reason, "reason", max_len=2000)
     fields.checked("assignee", fields.text, given.assignee, "assignee", max_len=200)
+    if given.action == "reassign" and given.person is None and not given.assignee:
+        raise InvalidInput("reassign needs person (an id) or assignee (a name)", "person")
     if given.satisfaction is not None and not 1 <= given.satisfaction <= 5:
         raise InvalidInput("satisfaction is 1 (very unsatisfied) … 5 (very satisfied)", "satisfaction")
-
-
-def default_assignee(route: dict, level: str | None) -> str | None:
-    """The first person to call at ``level`` from the stored route, e.g. "王芳 (microgrid_worker)"."""
-    area = (route or {}).get(level or "") or {}
-    for person in (route or {}).get("people") or []:
-        if PERSON_LEVEL.get(person.get("role")) == level and person.get("area") in (area.get("code"), None):
-            return f"{person['name']} ({person['role']})"
-    return None
 
 
 def _update(conn: psycopg.Connection, incident_id: int, values: dict) -> None:
@@ -131,9 +128,12 @@ def act(
     request_id: str | None = None,
 ) -> dict:
     """Apply one action to a case and return what it changed (``from_state``, ``to_state``, and
-    ``new_incident`` for a split). 403 for the wrong role, 404 outside the jurisdiction, 409 when the
-    state does not allow it (or ``If-Match`` is stale), 422 when a required field is missing or a reroute
-    or split would put a case outside the jurisdiction; every check comes before the first write."""
+    ``new_incident`` for a split). A dispatch goes to whom the level's assignment rule offers (or a
+    receiver typed by hand; with neither, 409 with the rule's reason) and texts that person the work
+    order; an escalation texts the next level's people. 403 for the wrong role, 404 outside the
+    jurisdiction, 409 when the state does not allow it (or ``If-Match`` is stale), 422 when a required
+    field is missing or a reroute or split would put a case outside the jurisdiction; every check comes
+    before the first write."""
     rule = transition(given.action)
     require(who, rule.permission)
     _check_input(given)
@@ -150,9 +150,13 @@ def act(
         target = rule.target or state
         values: dict = {"state": target, "updated_at": now}
         detail: dict = {}
-        if given.action == "dispatch":
-            values["assignee"] = given.assignee or default_assignee(row["route"], row["level"])
-            detail["assignee"] = values["assignee"]
+        told: tuple[str, list] | None = None  # (event, recipients) of the message this action sends
+        if given.action in ("dispatch", "reassign"):
+            found = assignment(conn, row["route"], row["level"])
+            values["assignee"], person = receiver(found, given.person, given.assignee)
+            values["assignee_person_id"] = person["person_id"] if person else None
+            detail.update(assignee=values["assignee"], person=values["assignee_person_id"])
+            told = ("dispatched", [(person["name"], person["phone"])] if person else [])
         elif given.action == "accept" and given.assignee:
             values["assignee"] = given.assignee
         elif given.action in ("verify", "close"):
@@ -165,15 +169,13 @@ def act(
             if higher is None:
                 where = row["level"] or "no level (it waits for a location)"
                 raise StateConflict(f"incident {incident_id} cannot climb higher: it is at {where}")
-            values.update(level=higher, assignee=None)
+            values.update(level=higher, assignee=None, assignee_person_id=None)
             detail.update(from_level=row["level"], to_level=higher)
+            told = ("escalated", people_of(assignment(conn, row["route"], higher)))
         elif given.action == "reopen":
             values.update(closed_at=None, satisfaction=None)
         elif given.action == "reject":
             values["reason"] = given.reason
-        elif given.action == "reassign":
-            values["assignee"] = given.assignee
-            detail["assignee"] = given.assignee
         elif given.action == "reroute":
             detail.update(_reroute(conn, who, incident_id, row, given, policy))
         elif given.action == "split":
@@ -187,4 +189,7 @@ def act(
             values["due_at"] = get_category(conn, row["category"]).due(calendar, stage, now)
         _update(conn, incident_id, values)
         record_event(conn, incident_id, who, given.action, state, target, now, given.note, detail, request_id)
+        if told is not None:
+            audience = "assignee" if told[0] == "dispatched" else "next_level"
+            tell(conn, incident_id, told[0], audience, told[1], calendar.tz, policy.sign, now)
     return {"incident": incident_id, "action": given.action, "from_state": state, "to_state": target} | detail

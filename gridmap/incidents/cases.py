@@ -10,10 +10,13 @@ from datetime import datetime
 import psycopg
 from psycopg import sql as pgsql
 
-from gridmap.access.rules import Principal, check_jurisdiction, jurisdiction_ids, mask_phone
+from gridmap.access.rules import Principal, check_jurisdiction, jurisdiction_ids, mask_phone, require
 from gridmap.coords import from_wgs84
 from gridmap.errors import InvalidInput, NotFound
+from gridmap.incidents.assignment import assignment
+from gridmap.incidents.phones import phone_key
 from gridmap.incidents.workflow import ACTIONS, OPEN_STATES, STATES
+from gridmap.notify.outbox import messages_of
 
 MAX_PAGE = 500
 
@@ -21,7 +24,7 @@ _COLUMNS = """
     i.id, i.category, c.name, c.name_zh, i.description, i.channel, i.state, ST_X(i.geom), ST_Y(i.geom), i.address,
     b.code, i.location_source, i.location_confidence, i.flags, i.route, i.level, i.assignee, i.reports,
     i.received_at, i.stage, i.stage_started_at, i.due_at, i.deadline_at, i.closed_at, i.satisfaction, i.reason,
-    i.external_id, i.updated_at, i.version, i.missed_at, i.area_path
+    i.external_id, i.updated_at, i.version, i.missed_at, i.assignee_person_id, i.area_path
 """
 _FROM = """
     FROM incident i JOIN incident_category c ON c.code = i.category LEFT JOIN building b ON b.id = i.building_id
@@ -30,7 +33,7 @@ _NAMES = (
     "id", "category", "category_name", "category_name_zh", "description", "channel", "state", "lon", "lat",
     "address", "building", "location_source", "location_confidence", "flags", "route", "level", "assignee",
     "reports", "received_at", "stage", "stage_started_at", "due_at", "deadline_at", "closed_at", "satisfaction",
-    "reason", "external_id", "updated_at", "version", "missed_at", "area_path",
+    "reason", "external_id", "updated_at", "version", "missed_at", "assignee_person_id", "area_path",
 )  # fmt: skip
 # What a report's sender that may not read cases (an intake channel) learns of the case its report opened
 # or joined: which case, its state and version, and who answers it; not its history, other reports,
@@ -49,8 +52,15 @@ def _json_ready(value):
     return value
 
 
-def _masked_people(people: list[dict]) -> list[dict]:
-    return [p | {"phone": mask_phone(p["phone"])} if isinstance(p.get("phone"), str) else p for p in people]
+def owner_as_seen(route: dict | None, who: Principal) -> dict:
+    """A stored route (a case's owners) as ``who`` may see it: people's phones masked unless ``who`` may
+    see contacts."""
+    route = route or {}
+    if who.can("incident.contact"):
+        return route
+    people = route.get("people") or []
+    return route | {"people": [p | {"phone": mask_phone(p["phone"])} if isinstance(p.get("phone"), str) else p
+                               for p in people]}  # fmt: skip
 
 
 def is_overdue(state: str, due_at: datetime | None, missed_at: datetime | None, now: datetime) -> bool:
@@ -65,9 +75,7 @@ def public(case: dict, who: Principal, crs: str, now: datetime) -> dict:
     lon, lat = doc.pop("lon"), doc.pop("lat")
     if lon is not None:
         lon, lat = from_wgs84(lon, lat, crs)
-    route = doc.pop("route") or {}
-    if not who.can("incident.contact"):
-        route = route | {"people": _masked_people(route.get("people") or [])}
+    route = owner_as_seen(doc.pop("route"), who)
     doc.pop("area_path")
     doc["location"] = {
         "lon": lon, "lat": lat, "crs": crs, "address": doc.pop("address"), "building": doc.pop("building"),
@@ -94,9 +102,11 @@ def visible_case(conn: psycopg.Connection, who: Principal, incident_id: int, loc
 
 
 def get_incident(conn: psycopg.Connection, who: Principal, incident_id: int, crs: str, now: datetime) -> dict:
-    """One case with its reports (contacts for staff only), its event history and its photos (id, the
-    reporter's ``url`` or None for an upload, content type, bytes)."""
-    doc = public(visible_case(conn, who, incident_id), who, crs, now)
+    """One case with its reports (contacts for staff only), its event history, its photos (id, the
+    reporter's ``url`` or None for an upload, content type, bytes), whom a dispatch at its level goes to
+    (``assignment``) and the messages sent about it (``notifications``; phones masked but for staff)."""
+    case = visible_case(conn, who, incident_id)
+    doc = public(case, who, crs, now)
     reports = conn.execute(
         "SELECT id, is_repeat, channel, description, reporter_name, reporter_phone, address, reported_at,"
         " received_at, ST_X(geom), ST_Y(geom) FROM incident_report WHERE incident_id = %s ORDER BY id",
@@ -111,6 +121,13 @@ def get_incident(conn: psycopg.Connection, who: Principal, incident_id: int, crs
         for r in reports
     ]  # fmt: skip
     doc["report_list"] = _json_ready(doc["report_list"])
+    doc["assignment"] = assignment(conn, case["route"], case["level"]).public(staff, mask_phone)
+    doc["notifications"] = _json_ready(
+        [
+            m if staff else m | {"recipient_phone": mask_phone(m["recipient_phone"])}
+            for m in messages_of(conn, incident_id)
+        ]
+    )
     doc["events"] = _json_ready(events(conn, incident_id))
     # An uploaded photo (no ``url``) is served by the API, which adds its link.
     doc["photos"] = [
@@ -145,7 +162,9 @@ def events(conn: psycopg.Connection, incident_id: int) -> list[dict]:
 @dataclass(frozen=True)
 class Queue:
     """Filters of a case list. ``area`` is an area identity: cases routed to it or below; ``ids``: only
-    these cases."""
+    these cases; ``text``: a case number ("123", "#123"), an external id, or words of the address or
+    description; ``phone``: a caller's number, whole or its last digits (staff only); ``building``: a
+    building code; ``person``: cases given to this person of the register (a worker's "mine")."""
 
     ids: tuple[int, ...] = ()
     state: tuple[str, ...] = ()
@@ -156,8 +175,14 @@ class Queue:
     level: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    text: str | None = None
+    phone: str | None = None
+    building: str | None = None
+    person: int | None = None
 
 
+# The text a queue search looks in; migration 0012 indexes exactly this expression (trigrams).
+_SEARCHED = "(coalesce(i.address, '') || ' ' || i.description)"
 _FLAGS = ("needs_location", "unassigned", "nearest", "near_boundary", "overdue", "reported_after_close")
 
 
@@ -167,6 +192,8 @@ def _where(queue: Queue, jurisdiction: list[int] | None, now: datetime) -> tuple
         raise InvalidInput(f"unknown state {bad[0]!r}; use one of {', '.join(STATES)}", "state")
     if queue.flag and queue.flag not in _FLAGS:
         raise InvalidInput(f"unknown flag {queue.flag!r}; use one of {', '.join(_FLAGS)}", "flag")
+    number = (queue.text or "").strip().lstrip("#＃")
+    pattern = "%" + (queue.text or "").strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     # (applies, condition, its parameters)
     filters = [
         (bool(queue.ids), "i.id = ANY(%s)", [list(queue.ids)]),
@@ -179,6 +206,12 @@ def _where(queue: Queue, jurisdiction: list[int] | None, now: datetime) -> tuple
         (queue.since is not None, "i.received_at >= %s", [queue.since]),
         (queue.until is not None, "i.received_at < %s", [queue.until]),
         (jurisdiction is not None, "i.area_path && %s::bigint[]", [jurisdiction]),
+        (bool(queue.text), f"(i.id = %s OR i.external_id = %s OR {_SEARCHED} ILIKE %s)",
+         [int(number) if number.isdigit() and len(number) < 19 else None, queue.text, pattern]),
+        (bool(queue.phone), "EXISTS (SELECT 1 FROM incident_report r WHERE r.incident_id = i.id"
+         " AND r.phone_key LIKE %s || '%%')", [phone_key(queue.phone) if queue.phone else None]),
+        (bool(queue.building), "b.code = %s", [queue.building]),
+        (queue.person is not None, "i.assignee_person_id = %s", [queue.person]),
     ]  # fmt: skip
     used = [(condition, values) for applies, condition, values in filters if applies]
     where = pgsql.SQL(" AND ").join([pgsql.SQL("true"), *(pgsql.SQL(condition) for condition, _ in used)])
@@ -201,11 +234,24 @@ def stored_cases(
     return [dict(zip(_NAMES, r, strict=True)) for r in rows], total
 
 
+def my_person(conn: psycopg.Connection, who: Principal) -> int:
+    """The register's person a user's login is tied to (``gridmap users add --person``); InvalidInput for a
+    caller that is none (an API key, or a login not tied to anyone), so "my cases" never means all."""
+    row = None
+    if who.kind == "user":
+        row = conn.execute("SELECT person_id FROM app_user WHERE name = %s", (who.name,)).fetchone()
+    if row is None or row[0] is None:
+        raise InvalidInput("mine=true needs a login tied to a person of the register (users add --person)", "mine")
+    return row[0]
+
+
 def list_incidents(
     conn: psycopg.Connection, who: Principal, queue: Queue, crs: str, now: datetime, limit: int = 50, offset: int = 0
 ) -> dict:
     """A page of the cases inside the caller's jurisdiction as ``who`` may see them (``stored_cases``),
-    with the total."""
+    with the total. Searching by phone needs the right to see callers' contacts (403 otherwise)."""
+    if queue.phone:
+        require(who, "incident.contact")
     cases, total = stored_cases(conn, queue, jurisdiction_ids(who), now, limit, offset)
     items = [public(case, who, crs, now) for case in cases]
     return {"items": items, "total": total, "limit": limit, "offset": offset}

@@ -337,3 +337,28 @@ def match_address(conn: psycopg.Connection, address: str, limit: int = 5) -> Mat
     confidence, doubts = _confidence(buildings, places)
     best = buildings[0].building
     return Match(best.id, best.code, round(confidence, 3), candidates, reading.unit, reading.floor, doubts)
+
+
+def suggest(conn: psycopg.Connection, address: str, limit: int = 8) -> dict:
+    """What a dispatcher typing ``address`` sees as they type: how it reads (place, door, unit, floor), the
+    candidate buildings best first with a point on each (WGS-84) to show on the map, the confidence of the
+    best, and ``best`` (the building intake would take, at any confidence; null when none is named)."""
+    match = match_address(conn, address, limit)
+    reading = read_address(address)
+    codes = [c["code"] for c in match.candidates if c["code"]]
+    points = {
+        code: (lon, lat)
+        for code, lon, lat in conn.execute(
+            "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p FROM building"
+            " WHERE code = ANY(%s)) s",
+            (codes,),
+        )
+    }
+    candidates = [c | dict(zip(("lon", "lat"), points.get(c["code"], (None, None)), strict=True))
+                  for c in match.candidates]  # fmt: skip
+    best = next((c for c in candidates if c["code"] == match.code), None) if match.code else None
+    return {
+        "q": address, "reading": {"place": reading.place, "door": reading.door, "unit": match.unit,
+                                  "floor": match.floor},
+        "confidence": match.confidence, "best": best, "candidates": candidates, "doubts": match.doubts,
+    }  # fmt: skip

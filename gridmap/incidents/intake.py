@@ -4,6 +4,7 @@ with its deadlines started."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -13,19 +14,22 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from gridmap import fields
-from gridmap.access.rules import Principal, in_jurisdiction, jurisdiction_ids, require
+from gridmap.access.rules import Principal, in_jurisdiction, jurisdiction_ids, mask_phone, require
 from gridmap.errors import InvalidInput
 from gridmap.incidents.address import normalise
+from gridmap.incidents.assignment import assignment
 from gridmap.incidents.calendar import Calendar
+from gridmap.incidents.cases import owner_as_seen
 from gridmap.incidents.categories import Category, get_category
 from gridmap.incidents.gazetteer import match_address
 from gridmap.incidents.history import record_event
+from gridmap.incidents.notices import tell
+from gridmap.incidents.phones import normalise_phone
 from gridmap.incidents.routing import Policy, Route, check_in_region, check_within, route_point, unrouted
 from gridmap.lookup import AREA_KEYS
 
 CHANNELS = ("wechat", "hotline_12345", "patrol", "camera", "web", "api")
 MAX_PHOTO_URLS = 10
-_PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
 _URL = re.compile(r"^https?://[^\s<>\"']{1,1990}$")
 _REPEATABLE = ("received", "dispatched", "in_progress", "replied", "escalated", "reopened")
 # The request field that gave a location of each source, named when that location is refused.
@@ -48,6 +52,7 @@ class NewReport:
     photo_urls: tuple[str, ...] = ()
     reported_at: datetime | None = None
     external_id: str | None = None
+    join_repeat: bool = True  # False: file a new case even when an open one of its kind is nearby
 
 
 @dataclass
@@ -78,17 +83,14 @@ class Outcome:
     replayed: bool = False
 
 
-def _check(report: NewReport, now: datetime) -> None:
+def _checked(report: NewReport, now: datetime) -> NewReport:
+    """``report`` checked field by field (InvalidInput naming the first bad one), its phone in one form."""
     channels = (*CHANNELS, "open311")  # open311: set by the Open311 endpoint, not chosen by callers
     if report.channel not in channels:
         raise InvalidInput(f"unknown channel {report.channel!r}; use one of {', '.join(channels)}", "channel")
     fields.checked("description", fields.text, report.description, "description", required=True, max_len=4000)
     fields.checked("address", fields.text, report.address, "address", max_len=500)
     fields.checked("reporter_name", fields.text, report.reporter_name, "reporter_name", max_len=100)
-    if report.reporter_phone is not None and not _PHONE.fullmatch(report.reporter_phone):
-        raise InvalidInput(
-            "reporter_phone must be digits (with an optional +, spaces or -), 5–20 long", "reporter_phone"
-        )
     if len(report.photo_urls) > MAX_PHOTO_URLS:
         raise InvalidInput(f"at most {MAX_PHOTO_URLS} photo URLs", "photo_urls")
     for url in report.photo_urls:
@@ -101,6 +103,9 @@ def _check(report: NewReport, now: datetime) -> None:
     # An address of spaces and punctuation says nothing: the one report without a usable place at all.
     if report.lon is None and report.building is None and not normalise(report.address or ""):
         raise InvalidInput("say where: lon/lat (with crs), a building code, or address text", "lon")
+    if report.reporter_phone is not None:
+        report = dataclasses.replace(report, reporter_phone=normalise_phone(report.reporter_phone))
+    return report
 
 
 def _building_point(conn: psycopg.Connection, building_id: int) -> tuple[float, float]:
@@ -240,6 +245,20 @@ def open_case(
     return incident_id, route
 
 
+def _join(conn, who, incident_id: int, state: str, report: NewReport, where: Location, now, request_id) -> str:
+    after_close = state in ("closed", "rated")
+    conn.execute(
+        "UPDATE incident SET reports = reports + 1, updated_at = %s, version = version + 1,"
+        " flags = CASE WHEN %s AND NOT 'reported_after_close' = ANY(flags)"
+        " THEN flags || 'reported_after_close'::text ELSE flags END WHERE id = %s",
+        (now, after_close, incident_id),
+    )
+    token = _insert_report(conn, incident_id, True, report, where, now)
+    record_event(conn, incident_id, who, "repeat", state, state, now, request_id=request_id,
+                 detail={"channel": report.channel, "after_close": after_close})  # fmt: skip
+    return token
+
+
 def intake(
     conn: psycopg.Connection,
     who: Principal,
@@ -251,13 +270,14 @@ def intake(
     lookups=None,
 ) -> Outcome:
     """Take one report in, all or nothing: a repeat joins its case (the count grows, nothing is dispatched
-    again); otherwise a new case opens, routed and flagged, with its first event. Either lies inside the
-    caller's jurisdiction (a report that would open a case outside it is refused, 422, before any write).
-    With ``lookups`` (a ``LookupService``) the owner is found in its in-process index.
+    again) unless ``report.join_repeat`` is False; otherwise a new case opens, routed and flagged, with its
+    first event. Either lies inside the caller's jurisdiction (a report that would open a case outside it
+    is refused, 422, before any write). A caller who left a phone is told by SMS (outbox) that the report
+    was filed or joined. With ``lookups`` (a ``LookupService``) the owner is found in its in-process index.
     A report whose channel and ``external_id`` were taken in before is not taken again: the outcome
     says ``replayed`` and names the first one's case."""
     require(who, "incident.create")
-    _check(report, now)
+    report = _checked(report, now)
     category = get_category(conn, report.category, for_intake=True)
     with conn.transaction():
         if report.external_id is not None:
@@ -273,22 +293,50 @@ def intake(
         where = locate(conn, report, policy)
         # A report joins only a case the caller may write to; otherwise it opens one (checked there).
         repeat = find_repeat(conn, category.code, where, policy, now, jurisdiction_ids(who))
-        if repeat is not None:
+        if repeat is not None and report.join_repeat:
             incident_id, state = repeat
-            after_close = state in ("closed", "rated")
-            conn.execute(
-                "UPDATE incident SET reports = reports + 1, updated_at = %s, version = version + 1,"
-                " flags = CASE WHEN %s AND NOT 'reported_after_close' = ANY(flags)"
-                " THEN flags || 'reported_after_close'::text ELSE flags END WHERE id = %s",
-                (now, after_close, incident_id),
-            )
-            token = _insert_report(conn, incident_id, True, report, where, now)
-            record_event(conn, incident_id, who, "repeat", state, state, now, request_id=request_id,
-                         detail={"channel": report.channel, "after_close": after_close})  # fmt: skip
-            return Outcome(incident_id, True, token)
-        incident_id, route = open_case(conn, who, category, report, where, calendar, policy, now, lookups)
-        token = _insert_report(conn, incident_id, False, report, where, now)
-        record_event(conn, incident_id, who, "receive", None, "received", now, request_id=request_id,
-                     detail={"channel": report.channel, "flags": route.flags, "level": route.level,
-                             "location": where.source, "confidence": where.confidence})  # fmt: skip
-        return Outcome(incident_id, False, token)
+            token = _join(conn, who, incident_id, state, report, where, now, request_id)
+            event = "joined"
+        else:
+            incident_id, route = open_case(conn, who, category, report, where, calendar, policy, now, lookups)
+            token = _insert_report(conn, incident_id, False, report, where, now)
+            record_event(conn, incident_id, who, "receive", None, "received", now, request_id=request_id,
+                         detail={"channel": report.channel, "flags": route.flags, "level": route.level,
+                                 "location": where.source, "confidence": where.confidence,
+                                 "repeat_of": repeat[0] if repeat else None})  # fmt: skip
+            event = "filed"
+        tell(conn, incident_id, event, "citizen", [(report.reporter_name, report.reporter_phone)], calendar.tz,
+             policy.sign, now)  # fmt: skip
+        return Outcome(incident_id, event == "joined", token)
+
+
+def preview(
+    conn: psycopg.Connection, who: Principal, report: NewReport, policy: Policy, now: datetime, lookups=None
+) -> dict:
+    """What taking ``report`` in would do, writing nothing: where it is (building, confidence, unit, floor,
+    candidates), its owners and flags, who would receive it on dispatch, and the open case it would join
+    (``would``: join, open or needs_location). The same checks as ``intake``: a report intake would refuse
+    is refused here alike."""
+    require(who, "incident.create")
+    report = _checked(report, now)
+    category = get_category(conn, report.category, for_intake=True)
+    where = locate(conn, report, policy)
+    if where.lon is not None:
+        route = route_point(conn, where.lon, where.lat, policy, lookups, where.unit, where.floor)
+    else:
+        route = unrouted({"candidates": where.candidates, "doubts": where.doubts})
+    check_within(who, route, _FIELD_OF_SOURCE.get(where.source, "lon"))
+    repeat = find_repeat(conn, category.code, where, policy, now, jurisdiction_ids(who))
+    same = None
+    if repeat is not None:
+        row = conn.execute(
+            "SELECT id, state, category, description, received_at, reports FROM incident WHERE id = %s", (repeat[0],)
+        ).fetchone()
+        same = dict(zip(("id", "state", "category", "description", "received_at", "reports"), row, strict=True))
+    would = "join" if same and report.join_repeat else "open" if where.lon is not None else "needs_location"
+    found = assignment(conn, route.snapshot, route.level)
+    return {
+        "location": dataclasses.asdict(where), "owner": owner_as_seen(route.snapshot, who), "level": route.level,
+        "flags": sorted(route.flags), "assignment": found.public(who.can("incident.contact"), mask_phone),
+        "repeat": same, "would": would,
+    }  # fmt: skip

@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 from gridmap.access.rules import Principal, in_jurisdiction
 from gridmap.errors import InvalidInput
 from gridmap.lookup import AREA_KEYS, LookupOptions, lookup
+from gridmap.notify.templates import DEFAULT_SIGN
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Policy:
     repeat_m: float = 50.0
     repeat_days: float = 7.0
     address_min_confidence: float = 0.8
+    sign: str = DEFAULT_SIGN  # the 【signature】 of the messages events send (notify_sign)
 
 
 def policy_from_settings(settings) -> Policy:
@@ -35,6 +37,7 @@ def policy_from_settings(settings) -> Policy:
         repeat_m=settings.incidents.repeat_m,
         repeat_days=settings.incidents.repeat_days,
         address_min_confidence=settings.incidents.address_min_confidence,
+        sign=settings.notify.notify_sign,
     )
 
 

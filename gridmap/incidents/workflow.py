@@ -64,7 +64,7 @@ ACTIONS: dict[str, Transition] = {
         frozenset({"received", "escalated", "reopened"}), "rejected", "incident.dispatch", ("reason",)
     ),
     "reroute": Transition(OPEN_STATES, None, "incident.dispatch"),
-    "reassign": Transition(frozenset({"dispatched", "in_progress"}), None, "incident.dispatch", ("assignee",)),
+    "reassign": Transition(frozenset({"dispatched", "in_progress"}), None, "incident.dispatch"),  # person/assignee
     # Undo a wrong repeat merge: the named report becomes a case of its own.
     "split": Transition(frozenset(STATES), None, "incident.dispatch", ("report",)),
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from gridmap.areas.levels import LEVEL_ZH
+
 LANGS = ("zh", "en")
 
 # Field names as a Chinese office calls them.
@@ -19,8 +21,7 @@ FIELD_NAMES = {
     "area": "所属区域", "party_cell": "党小组", "crs": "坐标系", "encoding": "编码格式", "file": "文件",
 }  # fmt: skip
 # Level names as they appear inside reasons ("a valid community code").
-LEVEL_NAMES = {"subdistrict": "街道", "community": "社区", "grid": "网格", "microgrid": "微网格",
-               "micro-grid": "微网格", "building": "楼栋"}  # fmt: skip
+LEVEL_NAMES = LEVEL_ZH | {"micro-grid": "微网格", "building": "楼栋"}
 
 _GEOMETRY = {
     "missing or unreadable geometry": "几何缺失或无法读取",

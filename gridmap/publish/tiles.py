@@ -5,8 +5,6 @@ for every micro-grid or building at once (the map shows the level above instead)
 
 from __future__ import annotations
 
-import hashlib
-
 import psycopg
 
 from gridmap import sql
@@ -62,8 +60,3 @@ def tile(
                   "jurisdiction": jurisdiction}  # fmt: skip
         row = conn.execute(sql.load("tile_areas"), params).fetchone()
     return bytes(row[0]) if row and row[0] else b""
-
-
-def etag(data: bytes) -> str:
-    """A strong ETag of a tile's bytes, so a client revalidates with If-None-Match and gets 304."""
-    return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'

@@ -23,6 +23,8 @@ class ApiError extends Error {
     this.status = status;
     this.code = body && body.error && body.error.code;
     this.findings = (body && body.error && body.error.findings) || [];
+    this.field = (body && body.error && body.error.field) || null;  // the request field at fault, if any
+    this.detail = (body && body.error && body.error.detail) || null;
   }
 }
 

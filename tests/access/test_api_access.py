@@ -178,10 +178,12 @@ def test_login_logout_and_disable(world):
     assert bad.status_code == nobody.status_code == 401
     assert bad.json()["error"]["message"] == nobody.json()["error"]["message"]  # no hint which part was wrong
     planner = client.post("/api/v1/auth/login", json={"username": "planner", "password": PASSWORD}).json()
-    assert planner["user"] == {"name": "planner", "kind": "user", "role": "planner", "scope": [own.community]}
+    assert planner["user"] == {"name": "planner", "kind": "user", "role": "planner", "scope": [own.community],
+                               "person": None}  # fmt: skip
     token = client.post("/api/v1/auth/login", json={"username": "viewer", "password": PASSWORD}).json()["token"]
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
-    assert me.json() == {"name": "viewer", "kind": "user", "role": "viewer", "scope": []}
+    assert me.json() == {"name": "viewer", "kind": "user", "role": "viewer", "scope": [], "person": None,
+                         "timezone": "Asia/Shanghai"}  # fmt: skip
     assert client.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}).status_code == 204
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     # Disabling a user from the command line ends their open sessions at once.
@@ -200,7 +202,8 @@ def test_keys_from_the_command_line(world):
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
-    assert me == {"name": "gis-sync", "kind": "key", "role": "planner", "scope": [sides["own"].community]}
+    assert me == {"name": "gis-sync", "kind": "key", "role": "planner", "scope": [sides["own"].community],
+                  "person": None, "timezone": "Asia/Shanghai"}  # fmt: skip
     assert cli("key", "revoke", "gis-sync", GRIDMAP_DATABASE_URL=url).returncode == 0
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     unscoped = cli("key", "add", "loose", "--role", "planner", GRIDMAP_DATABASE_URL=url)

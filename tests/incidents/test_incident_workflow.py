@@ -121,7 +121,7 @@ def test_roles(conn, points, who, action, allowed):
 
 def test_required_fields_and_values(conn, points):
     incident_id = new_case(conn, points)
-    for action, missing in (("reject", "reason"), ("close", "note"), ("reassign", "assignee")):
+    for action, missing in (("reject", "reason"), ("close", "note"), ("reassign", "person")):
         with pytest.raises(InvalidInput) as err:
             act(conn, ADMIN, incident_id, ActionInput(action), None, CALENDAR, POLICY, WEDNESDAY_10)
         assert err.value.field == missing

@@ -17,10 +17,12 @@ ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-
 
 
 @contextmanager
-def browser_page():
+def browser_page(viewport: dict | None = None, **context):
     """(page, problems): ``problems`` collects console errors, page errors and outside requests. Pages run
     under their real Content-Security-Policy, which forbids eval: give ``wait_for_function`` an arrow
-    function (``"() => …"``), never a bare expression, which Playwright would evaluate with eval."""
+    function (``"() => …"``), never a bare expression, which Playwright would evaluate with eval.
+    ``viewport`` (default 1280×860) and ``context`` (other ``new_page`` options, e.g. ``is_mobile=True``,
+    ``timezone_id``) set up the page."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
@@ -28,7 +30,7 @@ def browser_page():
     problems: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page = browser.new_page(viewport=viewport or {"width": 1280, "height": 860}, **context)
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
 
