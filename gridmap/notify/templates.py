@@ -14,7 +14,7 @@ TEMPLATES = {
     "filed": "【{sign}】您反映的“{category}”问题已受理，案件编号 {case}，预计 {deadline} 前办结。",
     "joined": "【{sign}】您反映的“{category}”问题此前已有市民反映，已并入案件 {case} 一并办理。",
     "dispatched": "【{sign}】派工单 {case}：{category}，{place}。{summary} 请于 {due} 前受理。",
-    "escalated": "【{sign}】案件 {case}（{category}，{place}）已超时，上报至{level}，请于 {due} 前派遣。",
+    "escalated": "【{sign}】案件 {case}（{category}，{place}）已上报至{level}，请于 {due} 前派遣。",
     "overdue": "【{sign}】案件 {case}（{category}，{place}）已超过处理时限 {missed}，请尽快处理。",
 }
 _SUMMARY_CHARS = 40
