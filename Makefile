@@ -71,7 +71,7 @@ fixtures: setup
 # Refresh vendored front-end assets from the npm registry.
 vendor:
 	rm -rf /tmp/gridmap-vendor && mkdir -p /tmp/gridmap-vendor
-	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0 leaflet@1.9.4 leaflet.heat@0.2.0 @geoman-io/leaflet-geoman-free@2.20.2
+	cd /tmp/gridmap-vendor && npm install --silent --no-audit --no-fund swagger-ui-dist@5.35.0 leaflet@1.9.4 leaflet.heat@0.2.0 @geoman-io/leaflet-geoman-free@2.20.2 maplibre-gl@5.24.1 chart.js@4.6.2 gcoord@1.0.7
 	cp /tmp/gridmap-vendor/node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} static/vendor/swagger-ui/
 	mkdir -p static/vendor/leaflet
 	cp -r /tmp/gridmap-vendor/node_modules/leaflet/dist/{leaflet.js,leaflet.css,images} /tmp/gridmap-vendor/node_modules/leaflet/LICENSE static/vendor/leaflet/
@@ -80,3 +80,8 @@ vendor:
 	mkdir -p static/vendor/leaflet-geoman
 	cp /tmp/gridmap-vendor/node_modules/@geoman-io/leaflet-geoman-free/{dist/leaflet-geoman.min.js,dist/leaflet-geoman.css,LICENSE} static/vendor/leaflet-geoman/
 	sed -i '/^\/\/# sourceMappingURL=/d' static/vendor/leaflet-geoman/leaflet-geoman.min.js  # the map is not vendored
+	mkdir -p static/vendor/maplibre-gl static/vendor/chart.js static/vendor/gcoord
+	cp /tmp/gridmap-vendor/node_modules/maplibre-gl/dist/{maplibre-gl-csp.js,maplibre-gl-csp-worker.js,maplibre-gl.css} /tmp/gridmap-vendor/node_modules/maplibre-gl/LICENSE.txt static/vendor/maplibre-gl/
+	cp /tmp/gridmap-vendor/node_modules/chart.js/{dist/chart.umd.min.js,LICENSE.md} static/vendor/chart.js/
+	cp /tmp/gridmap-vendor/node_modules/gcoord/{dist/gcoord.global.prod.js,LICENSE} static/vendor/gcoord/
+	sed -i '/^\/\/# sourceMappingURL=/d' static/vendor/maplibre-gl/*.js static/vendor/chart.js/*.js static/vendor/gcoord/*.js

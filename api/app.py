@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -55,6 +55,12 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # client address itself, trusting only GRIDMAP_TRUSTED_PROXIES; uvicorn's own proxy handling would trust
 # 127.0.0.1 by default and rewrite the address before the app sees the real peer.
 UVICORN_OPTIONS = {"proxy_headers": False}
+
+
+def _page(file: Path, settings: Settings, request: Request) -> FileResponse:
+    """A static page, allowed to load the configured base map."""
+    maps.allow_basemap(request, settings)
+    return FileResponse(file)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -130,23 +136,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (health, auth, lookup, area_query, areas, buildings, audit, incidents, incident_reports, open311)
     for module in (*routers, partition, drafts, coverage, tiles, ogc, maps):
         app.include_router(module.router)
+    app.include_router(maps.config_router)
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(static_dir / "index.html")
 
-    @app.get("/planner/", include_in_schema=False)
-    def planner() -> FileResponse:
-        return FileResponse(static_dir / "planner" / "index.html")
-
-    @app.get("/dispatch/", include_in_schema=False)
-    def dispatch_console() -> FileResponse:
-        return FileResponse(static_dir / "dispatch" / "index.html")
-
-    @app.get("/worker/", include_in_schema=False)
-    def worker_view() -> FileResponse:
-        return FileResponse(static_dir / "dispatch" / "worker.html")
+    # The staff and map pages: each may load the configured base map (and nothing else from outside).
+    pages = {"/planner/": "planner/index.html", "/dispatch/": "dispatch/index.html", "/worker/": "dispatch/worker.html",
+             "/map/": "map/index.html", "/dashboard/": "dashboard/index.html"}  # fmt: skip
+    for route, file in pages.items():
+        app.add_api_route(route, partial(_page, static_dir / file, settings), include_in_schema=False)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> FileResponse:

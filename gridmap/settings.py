@@ -111,6 +111,12 @@ class MapSettings(BaseSettings):
         description="Datum of the base map tiles. Chinese services (AMap/Gaode, Tencent) draw in GCJ-02: set gcj02 "
         "and every shape is shifted onto them, else boundaries sit 100–700 m off.",
     )
+    map_tiles_type: Literal["raster", "style"] = Field(
+        default="raster",
+        description="raster: map_tiles_url is a {z}/{x}/{y} image URL (every map page); style: it is a MapLibre "
+        "style JSON URL (the city map only; the Leaflet pages then show the project's own layers as the base).",
+    )
+    map_max_zoom: int = Field(default=19, ge=10, le=22, description="Deepest zoom the map pages allow.")
     map_max_features: int = Field(default=30_000, ge=1, description="Most micro-grids one rendered map draws.")
 
 

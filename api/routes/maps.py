@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
@@ -12,15 +11,31 @@ from api.deps import BandDep, Conn, SettingsDep, Who, reject_unknown_query, requ
 from api.security_headers import allow
 from gridmap.access.rules import jurisdiction_ids, require
 from gridmap.points import parse_at
+from gridmap.publish.basemap import basemap_origin, page_config
 from gridmap.publish.maps.render import KINDS, MapOptions, render
+from gridmap.settings import Settings
 
 router = APIRouter(tags=["maps"], dependencies=[Depends(reject_unknown_query), Depends(require_reader)])
 
 
-def _tiles_origin(tiles_url: str) -> str:
-    """The image source of a base map's tile URL: {s}.tile.example → *.tile.example."""
-    parts = urlsplit(tiles_url)
-    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
+config_router = APIRouter(tags=["maps"], dependencies=[Depends(reject_unknown_query)])
+
+
+@config_router.get("/api/v1/map/config", summary="What a map page needs: base map, deepest zoom, time zone")
+def map_config(settings: SettingsDep) -> dict:
+    """`basemap` is null by default (offline: the project's own layers make the base) or `{url, type, datum,
+    attribution}`: `type` raster ({z}/{x}/{y} images) or style (a MapLibre style JSON); `datum` wgs84 or
+    gcj02 (AMap/Gaode, Tencent), in which case every overlay is to be shifted onto GCJ-02. `max_zoom` is
+    the deepest zoom the pages allow; `timezone` the zone times are shown in."""
+    return page_config(settings)
+
+
+def allow_basemap(request: Request, settings: Settings) -> None:
+    """Let the page of this response load its configured base map (images, and a style's JSON and tiles)."""
+    origin = basemap_origin(settings.maps)
+    if origin:
+        allow(request, "img-src", origin)
+        allow(request, "connect-src", origin)
 
 
 @router.get("/maps/{kind}.html", response_class=HTMLResponse, summary="A rendered map of an area")
@@ -55,8 +70,7 @@ def map_page(
     )  # fmt: skip
     page = render(conn, kind, area, options)
     allow(request, "script-src", *page.script_sources)
-    if settings.maps.map_tiles_url:
-        allow(request, "img-src", _tiles_origin(settings.maps.map_tiles_url))
+    allow_basemap(request, settings)
     headers = {"X-Map-Features": str(page.features), "X-Map-Bytes": str(page.bytes),
                "Cache-Control": "private, max-age=60"}  # fmt: skip
     return HTMLResponse(page.html, headers=headers)
